@@ -1,0 +1,3 @@
+from trnmon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,13 @@
+"""Subcommands registered by their own modules, so cli.py stays small.
+
+Each registrar adds one subparser and sets ``handler``; heavy imports happen in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRARS: list[Registrar] = []

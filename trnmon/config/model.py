@@ -1,0 +1,101 @@
+"""The fleet configuration: one pydantic model for everything an emulated fleet needs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeMix(Section):
+    """How many nodes of each kind an availability zone holds."""
+
+    ultraservers: int = Field(0, ge=0, le=100_000)
+    """Trn2 UltraServers, each 4 x trn2u.48xlarge (64 chips) in one rack."""
+    trn2: int = Field(0, ge=0, le=100_000)
+    """Standalone trn2.48xlarge nodes (16 chips), 2 per rack."""
+    trn1: int = Field(0, ge=0, le=100_000)
+    """trn1.32xlarge nodes (16 Trainium chips), 4 per rack."""
+    inf2: int = Field(0, ge=0, le=100_000)
+    """inf2.48xlarge nodes (12 Inferentia2 chips), 4 per rack."""
+
+
+class AvailabilityZone(Section):
+    name: str = Field(pattern=r"^[a-z]{2}-[a-z]+-\d[a-z]$")
+    """AZ name, e.g. us-east-2a."""
+    zone_id: str = Field(pattern=r"^[a-z0-9]+-az\d+$")
+    """AZ id, e.g. use2-az1 (stable across accounts)."""
+    datacenters: int = Field(1, ge=1, le=64)
+    racks_per_row: int = Field(8, ge=1, le=256)
+    nodes: NodeMix = NodeMix()
+
+
+class WorkloadMix(Section):
+    """Relative weights of arriving job kinds."""
+
+    pretrain: float = Field(0.3, ge=0)
+    finetune: float = Field(0.2, ge=0)
+    inference: float = Field(0.35, ge=0)
+    batch_inference: float = Field(0.15, ge=0)
+
+
+class WorkloadConfig(Section):
+    initial_fill: float = Field(0.7, ge=0, le=1)
+    """Fraction of Trainium capacity that jobs occupy at t=0."""
+    arrivals_per_hour: float = Field(6.0, ge=0, le=1e6)
+    """Mean job arrivals per hour of simulated time, per 1,000 chips."""
+    mean_job_hours: float = Field(6.0, gt=0, le=10_000)
+    """Mean job duration in simulated hours."""
+    mix: WorkloadMix = WorkloadMix()
+    mfu_min: float = Field(0.35, gt=0, le=1)
+    mfu_max: float = Field(0.50, gt=0, le=1)
+    checkpoint_interval_s: float = Field(1800.0, gt=0)
+    diurnal_amplitude: float = Field(0.35, ge=0, le=1)
+    """Inference request-rate swing over the day (0 = flat)."""
+
+    @model_validator(mode="after")
+    def _mfu_range(self) -> WorkloadConfig:
+        if self.mfu_min > self.mfu_max:
+            raise ValueError("mfu_min must not exceed mfu_max")
+        return self
+
+
+class FaultConfig(Section):
+    enabled: bool = True
+    rate_multiplier: float = Field(1.0, ge=0, le=1e6)
+    """Scales every hardware failure rate (1.0 = Llama-3 rates per chip-day)."""
+    correctable_ecc_per_chip_day: float = Field(2.0, ge=0, le=1e9)
+    """Mean correctable ECC events per chip-day; per-chip rates are lognormal (heavy-tailed)."""
+    repair_hours: float = Field(4.0, gt=0, le=10_000)
+    """Mean time until a failed chip or lost node is repaired and returns."""
+
+
+class FleetConfig(Section):
+    name: str = Field("ohio", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    region: str = Field("us-east-2", pattern=r"^[a-z]{2}-[a-z]+-\d$")
+    availability_zones: list[AvailabilityZone] = Field(min_length=1, max_length=32)
+    lnc: Literal[1, 2] = 2
+    """Logical NeuronCore config on Trn2 nodes (2 = 4 logical cores per chip)."""
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    tick_seconds: float = Field(1.0, gt=0, le=3600)
+    """Simulated seconds per tick."""
+    ambient_celsius: float = Field(24.0, ge=-20, le=60)
+    workload: WorkloadConfig = WorkloadConfig()
+    faults: FaultConfig = FaultConfig()
+
+    @model_validator(mode="after")
+    def _unique_zones(self) -> FleetConfig:
+        names = [az.name for az in self.availability_zones]
+        ids = [az.zone_id for az in self.availability_zones]
+        if len(set(names)) != len(names) or len(set(ids)) != len(ids):
+            raise ValueError("availability zone names and ids must be unique")
+        if not any(
+            az.nodes.ultraservers or az.nodes.trn2 or az.nodes.trn1 or az.nodes.inf2
+            for az in self.availability_zones
+        ):
+            raise ValueError("the fleet has no nodes")
+        return self
