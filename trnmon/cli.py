@@ -103,7 +103,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # 
     """Subcommands that live next to their own code (imported lazily when run)."""
     from trnmon.commands import registry
 
-    return registry.REGISTRARS
+    return registry.load_all()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,3 +11,10 @@ from collections.abc import Callable
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRARS: list[Registrar] = []
+
+
+def load_all() -> list[Registrar]:
+    """Import the modules that register subcommands, then return their registrars."""
+    from trnmon.commands import bench  # noqa: F401
+
+    return REGISTRARS

@@ -1,0 +1,39 @@
+"""`trnmon bench SUITE --json`: run a benchmark suite, one JSON object per line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from trnmon.commands.registry import REGISTRARS
+
+SUITES = ("core", "exporter")
+
+
+def _run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"trnmon.bench.{args.suite}")
+    lines: Iterator[dict[str, Any]] = module.run(args)
+    for line in lines:
+        if args.json:
+            print(json.dumps(line), flush=True)
+        else:
+            print("  ".join(f"{k}={v}" for k, v in line.items()), flush=True)
+    sys.stdout.flush()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="benchmarks (JSON lines with --json)")
+    p.add_argument("suite", choices=SUITES)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--chips", type=int, action="append", metavar="N",
+                   help="fleet sizes in chips (repeatable; suite defaults otherwise)")
+    p.add_argument("--repeat", type=int, default=0, help="timed repetitions (0 = suite default)")
+    p.set_defaults(handler=_run)
+
+
+REGISTRARS.append(register)

@@ -1,0 +1,204 @@
+"""The execution core: one `step(dt)` advances workloads, scheduler, physics and faults.
+
+Phases, in order: faults (random draws, repairs) -> scheduler events (watchdogs,
+completions, arrivals, placement) -> job slowdowns when a clock or link changed -> jobs
+(step times, progress, per-chip rates) -> devices (utilization ... counters). All random
+numbers come from one seeded generator in a fixed order, so the same config and seed give
+the same trajectory.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trnmon.config.model import FleetConfig
+from trnmon.sim.faults import Fault, FaultEngine, FaultKind
+from trnmon.sim.jobs import JobTable
+from trnmon.sim.kernel import LINK_FACTOR, DeviceKernel, TickInputs
+from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.state import FleetState
+from trnmon.sim.workloads import JobSpec
+from trnmon.topology import Topology, build_topology
+
+# Simulated time 0 is 2026-01-05 00:00 in Ohio (UTC-5), a Monday.
+START_EPOCH = 1767589200.0
+EVENT_LOG = 512
+
+Advance = Callable[[FleetState, JobTable, TickInputs], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something an operator wants to see in a log: a fault, a repair, a job transition."""
+
+    seq: int
+    t: float
+    kind: str
+    severity: str  # info | warning | critical
+    text: str
+    instance_id: str = ""
+    device: int = -1
+    job_id: int = 0
+
+
+def diurnal_load(t: float, amplitude: float) -> float:
+    """Inference request-rate factor: 1.0 at 15:00 local, 1 - amplitude at 03:00."""
+    hour = (t / 3600.0) % 24.0  # t=0 is local midnight
+    return 1.0 - amplitude * (1.0 - math.cos(2 * math.pi * (hour - 15.0) / 24.0)) / 2.0
+
+
+class Engine:
+    def __init__(self, config: FleetConfig, *, advance: Advance | None = None,
+                 topology: Topology | None = None) -> None:
+        self.config = config
+        self.topo = topo = topology or build_topology(config)
+        self.rng = np.random.default_rng(config.seed)
+        self.state = FleetState.allocate(topo)
+        self.jobs = JobTable(capacity=topo.n_nodes)
+        self.chip_job = np.full(topo.n_chips, self.jobs.idle_slot, dtype=np.int32)
+        self.scheduler = Scheduler(topo, config, self.jobs, self.chip_job)
+        self.faults = FaultEngine(topo, config.faults, self.state, self.scheduler, self.rng)
+        self.kernel = DeviceKernel(topo)
+        self._advance: Advance = advance or self.kernel.advance
+        self.t = 0.0
+        self.tick = 0
+        self.last_tick_s = 0.0
+        self.events: deque[Event] = deque(maxlen=EVENT_LOG)
+        self._event_seq = 0
+
+        rng = self.rng
+        # Static per-core load imbalance and per-rack ambient offsets (hot aisles).
+        self.kernel.set_core_weights(
+            np.arange(topo.n_chips),
+            (1.0 - 0.06 * rng.random((topo.n_chips, self.kernel.core_weight.shape[1])))
+            .astype(np.float32))
+        rack_offset = rng.uniform(-1.5, 2.5, size=topo.n_racks).astype(np.float32)
+        self.chip_rack_offset = rack_offset[topo.node_rack[topo.chip_node]]
+        self.ambient = np.empty(topo.n_chips, dtype=np.float32)
+        self._set_ambient()
+        self.state.temp_c[:] = self.ambient
+        self._prev_throttled = self.state.throttled.copy()
+        self.scheduler.initial_fill(rng, 0.0)
+        self._refresh_slowdowns()
+
+    # --- time ------------------------------------------------------------------------
+    @property
+    def wall_time(self) -> float:
+        return START_EPOCH + self.t
+
+    def _set_ambient(self) -> None:
+        # Mid-day heat: +-1.5 C over the day, warmest at 15:00 local.
+        swing = 1.5 * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
+        np.add(self.chip_rack_offset, self.config.ambient_celsius + swing, out=self.ambient)
+        self.ambient += self.faults.ambient_offset
+
+    # --- the tick ----------------------------------------------------------------------
+    def step(self, dt: float | None = None) -> None:
+        started = time.perf_counter()
+        dt = float(self.config.tick_seconds if dt is None else dt)
+        if not dt > 0:
+            raise ValueError("dt must be positive")
+        now = self.t + dt
+        rng, sched, jobs = self.rng, self.scheduler, self.jobs
+
+        # 1. faults at configured rates, and repairs that are due
+        self.faults.draw(rng, dt, now)
+
+        # 2. scheduler: watchdogs, completions, arrivals, placement
+        for slot in jobs.stalled_out():
+            sched.fail_job(int(slot), "collective timeout behind a hung chip")
+        sched.complete_finished()
+        rate = self.config.workload.arrivals_per_hour * self.topo.n_chips / 1000.0 / 3600.0
+        for _ in range(int(rng.poisson(rate * dt))):
+            sched.submit(sched.random_spec(rng), now)
+        placed_before = sched.next_job_id, len(jobs.records)
+        sched.place_queued(now)
+
+        # 3. job slowdowns, only when a clock, a link or a placement changed
+        throttle_changed = not np.array_equal(self.state.throttled, self._prev_throttled)
+        if throttle_changed or self.faults.links_changed or (
+                placed_before != (sched.next_job_id, len(jobs.records))):
+            self._refresh_slowdowns()
+
+        # 4. jobs, 5. devices
+        self.t = now
+        jitter = rng.normal(1.0, 0.01, size=jobs.capacity + 1)
+        jobs.advance(dt, diurnal_load(now, self.config.workload.diurnal_amplitude), jitter)
+        self._set_ambient()
+        self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
+                                                   node_job=sched.node_job,
+                                                   ambient_c=self.ambient))
+        self.tick += 1
+        self._collect_events()
+        self.last_tick_s = time.perf_counter() - started
+
+    def _refresh_slowdowns(self) -> None:
+        st, jobs = self.state, self.jobs
+        self.kernel.refresh_links(st)
+        jobs.clock[:] = 1.0
+        np.minimum.at(jobs.clock, self.chip_job, st.clock_scale.astype(np.float64))
+        chip_link = LINK_FACTOR[st.link_state].min(axis=1)
+        jobs.link_factor[:] = 1.0
+        np.minimum.at(jobs.link_factor, self.chip_job, chip_link)
+        jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
+        self._prev_throttled[:] = st.throttled
+        self.faults.links_changed = False
+
+    # --- control API (later exposed by the daemon) -------------------------------------
+    def inject(self, kind: FaultKind | str, *, chip: int = -1, node: int = -1,
+               port: int = -1, duration_s: float | None = None) -> Fault:
+        kind = FaultKind(kind)
+        if chip < 0 and node < 0:
+            raise ValueError("a fault needs a chip or a node")
+        if chip >= self.topo.n_chips or node >= self.topo.n_nodes:
+            raise ValueError("no such chip or node")
+        clears = None if duration_s is None else self.t + duration_s
+        f = self.faults.raise_fault(kind, chip=chip, node=node, port=port, now=self.t,
+                                    clears_at=clears, injected=True)
+        self._refresh_slowdowns()
+        self._collect_events()
+        return f
+
+    def clear(self, fault_id: int) -> Fault:
+        if fault_id not in self.faults.active:
+            raise KeyError(fault_id)
+        f = self.faults.clear(fault_id, self.t)
+        self._refresh_slowdowns()
+        self._collect_events()
+        return f
+
+    def submit(self, spec: JobSpec) -> int:
+        return self.scheduler.submit(spec, self.t)
+
+    def cancel(self, job_id: int) -> bool:
+        ok = self.scheduler.cancel(job_id)
+        self._collect_events()
+        return ok
+
+    # --- events ------------------------------------------------------------------------
+    def _emit(self, kind: str, severity: str, text: str, **kw: object) -> None:
+        self._event_seq += 1
+        self.events.append(Event(self._event_seq, self.t, kind, severity, text, **kw))  # type: ignore[arg-type]
+
+    def _collect_events(self) -> None:
+        topo = self.topo
+        for what, f in self.faults.events:
+            sev = "info" if what == "cleared" else (
+                "warning" if f.kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED,
+                                        FaultKind.LINK_DEGRADED, FaultKind.THERMAL_THROTTLE)
+                else "critical")
+            dev = int(topo.chip_local[f.chip]) if f.chip >= 0 else -1
+            where = topo.instance_id(f.node) + (f" nd{dev}" if dev >= 0 else "")
+            self._emit(f"fault_{what}", sev, f"{f.kind.value} {what} on {where}",
+                       instance_id=topo.instance_id(f.node), device=dev)
+        self.faults.events.clear()
+        for what, job_id, text in self.scheduler.events:
+            sev = "warning" if what == "failed" else "info"
+            self._emit(f"job_{what}", sev, f"job {job_id} {what}: {text}", job_id=job_id)
+        self.scheduler.events.clear()

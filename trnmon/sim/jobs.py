@@ -1,0 +1,274 @@
+"""The job table: one slot per possible job, columns as arrays, advanced for all jobs at once.
+
+A slot's static columns are written when the job is placed (an event); the dynamic
+columns are recomputed every tick by `JobTable.advance` without a Python loop over jobs.
+The last slot is the idle pseudo-job: chips without a job point at it and read zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from trnmon.sim.workloads import JobKind, JobSpec, ServingModel, TrainingCost, serving_step
+
+F64 = npt.NDArray[np.float64]
+
+
+class JobState(IntEnum):
+    FREE = 0  # slot unused
+    LOADING = 1  # loading the model or the last checkpoint
+    RUNNING = 2
+    CHECKPOINTING = 3
+    STALLED = 4  # a chip hung: everyone waits in the collective until the watchdog fires
+
+
+HANG_WATCHDOG_S = 600.0  # collective timeout before a stalled job is declared failed
+LOAD_S = 90.0  # loading weights / a checkpoint at start and restart
+
+# Engine-active shares while busy: tensor, vector, scalar, gpsimd (per job kind).
+ENGINE_MIX = np.array([
+    [0.82, 0.38, 0.22, 0.06],  # pretrain
+    [0.80, 0.40, 0.24, 0.06],  # finetune
+    [0.35, 0.55, 0.30, 0.10],  # inference: decode is memory-bound, vector-heavy
+    [0.55, 0.50, 0.28, 0.08],  # batch inference
+], dtype=np.float32)
+
+
+@dataclass(eq=False)
+class JobRecord:
+    """The per-job facts that are not per-tick numbers."""
+
+    job_id: int
+    spec: JobSpec
+    nodes: list[int]
+    submitted_at: float
+    started_at: float
+    restarts: int = 0
+    ultraserver_ring: bool = False
+    chips: int = 0
+
+
+@dataclass(eq=False)
+class JobTable:
+    capacity: int
+    records: dict[int, JobRecord] = field(default_factory=dict)  # slot -> record
+
+    def __post_init__(self) -> None:
+        n = self.capacity + 1  # + idle slot
+
+        def f64() -> F64:
+            return np.zeros(n, dtype=np.float64)
+
+        self.state = np.zeros(n, dtype=np.int8)
+        self.kind = np.zeros(n, dtype=np.int8)
+        self.timer = f64()  # seconds left in LOADING / CHECKPOINTING; stall age in STALLED
+        self.elapsed = f64()  # running seconds, for duration-bound jobs
+        self.duration = f64()
+        # training (per job)
+        self.compute_s = f64()
+        self.comm_s = f64()
+        self.bubble = f64()
+        self.flops_per_step = f64()
+        self.tokens_per_step = f64()
+        self.exec_per_step = f64()
+        self.checkpoint_s = f64()
+        self.checkpoint_every = f64()
+        self.since_checkpoint = f64()
+        self.steps = f64()
+        self.checkpoint_step = f64()
+        self.chips = f64()
+        self.intra_per_step = f64()
+        self.ring_per_step = f64()
+        self.efa_per_step = f64()
+        self.hbm_static = np.zeros((n, 5), dtype=np.float64)  # per chip
+        self.hbm_bw_train = f64()
+        # serving (per job)
+        self.sv_w = f64()
+        self.sv_kv = f64()
+        self.sv_cap = f64()
+        self.sv_bw = f64()
+        self.sv_out = f64()
+        self.sv_prefill = f64()
+        self.sv_peak_rps = f64()
+        self.sv_flops_tok = f64()
+        self.sv_flops_tok_chip = f64()
+        self.peak_flops = f64()  # per chip
+        # slowdowns, refreshed when a chip throttles or a link changes state
+        self.clock = np.ones(n, dtype=np.float64)
+        self.link_factor = np.ones(n, dtype=np.float64)
+        # per-tick outputs (per chip unless noted)
+        self.step_s = f64()
+        self.busy = f64()
+        self.flops = f64()
+        self.hbm_bw = f64()
+        self.exec_rate = f64()
+        self.latency = f64()
+        self.tokens_per_s = f64()  # whole job
+        self.mfu = f64()
+        self.kv_bytes = f64()
+        self.intra_rate = f64()  # bytes/s per torus port
+        self.ring_rate = f64()
+        self.efa_rate = f64()  # bytes/s per node
+        self.progressing = np.zeros(n, dtype=np.bool_)
+        self.tokens_total = f64()  # counter, whole job
+
+    @property
+    def idle_slot(self) -> int:
+        return self.capacity
+
+    def free_slot(self) -> int:
+        free = np.flatnonzero(self.state[: self.capacity] == JobState.FREE)
+        if free.size == 0:
+            raise RuntimeError("job table full")
+        return int(free[0])
+
+    # --- events ------------------------------------------------------------------------
+    def start_training(self, slot: int, rec: JobRecord, cost: TrainingCost,
+                       checkpoint_every: float) -> None:
+        self._start(slot, rec)
+        self.compute_s[slot], self.comm_s[slot] = cost.compute_s, cost.comm_s
+        self.bubble[slot] = cost.bubble
+        self.flops_per_step[slot] = cost.flops_per_step
+        self.tokens_per_step[slot] = cost.tokens_per_step
+        self.exec_per_step[slot] = cost.executions_per_step
+        self.checkpoint_s[slot] = cost.checkpoint_s
+        self.checkpoint_every[slot] = checkpoint_every
+        self.hbm_static[slot] = cost.hbm
+        self.hbm_bw_train[slot] = cost.hbm_bw_util
+        self.intra_per_step[slot] = cost.intra_port_bytes_per_step
+        self.ring_per_step[slot] = cost.ring_port_bytes_per_step
+        self.efa_per_step[slot] = cost.efa_bytes_per_step
+        self.duration[slot] = rec.spec.duration_s
+
+    def start_serving(self, slot: int, rec: JobRecord, sm: ServingModel,
+                      hbm_fixed: tuple[float, float, float, float]) -> None:
+        self._start(slot, rec)
+        self.sv_w[slot], self.sv_kv[slot], self.sv_cap[slot] = (
+            sm.weight_bytes, sm.kv_bytes_per_seq, sm.kv_capacity_seqs)
+        self.sv_bw[slot], self.sv_out[slot] = sm.hbm_bw, sm.output_tokens
+        self.sv_prefill[slot], self.sv_peak_rps[slot] = sm.prefill_s_per_req, sm.peak_rps
+        self.sv_flops_tok[slot] = sm.flops_per_token
+        self.sv_flops_tok_chip[slot] = sm.flops_per_token_chip
+        self.peak_flops[slot] = sm.peak_flops
+        self.hbm_static[slot] = (0.0, *hbm_fixed)
+        self.duration[slot] = rec.spec.duration_s
+
+    def _start(self, slot: int, rec: JobRecord) -> None:
+        self.records[slot] = rec
+        self.state[slot] = JobState.LOADING
+        self.kind[slot] = rec.spec.job_kind
+        self.timer[slot] = LOAD_S
+        self.chips[slot] = rec.chips
+        self.since_checkpoint[slot] = 0.0
+        self.clock[slot] = self.link_factor[slot] = 1.0
+        self.tokens_total[slot] = 0.0
+
+    def release(self, slot: int) -> JobRecord:
+        rec = self.records.pop(slot)
+        self.state[slot] = JobState.FREE
+        for arr in (self.busy, self.flops, self.hbm_bw, self.exec_rate, self.latency,
+                    self.tokens_per_s, self.mfu, self.kv_bytes, self.intra_rate, self.ring_rate,
+                    self.efa_rate, self.step_s):
+            arr[slot] = 0.0
+        self.hbm_static[slot] = 0.0
+        self.progressing[slot] = False
+        return rec
+
+    # --- per tick ----------------------------------------------------------------------
+    def advance(self, dt: float, load: float, jitter: F64) -> None:
+        """Advance every job by dt: state timers, step times, progress, per-chip rates.
+
+        `load` is the diurnal request-rate factor; `jitter` one multiplicative step-time
+        noise per slot (drawn by the engine so the trajectory is seeded).
+        """
+        st = self.state
+        training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)
+        live = st != JobState.FREE
+        live[self.idle_slot] = False
+        running = st == JobState.RUNNING
+
+        # State timers: LOADING and CHECKPOINTING count down, STALLED counts up.
+        counting = (st == JobState.LOADING) | (st == JobState.CHECKPOINTING)
+        self.timer[counting] -= dt
+        self.timer[st == JobState.STALLED] += dt
+        done = counting & (self.timer <= 0)
+        st[done] = JobState.RUNNING
+        running |= done
+
+        # Training: step time from compute at the slowest chip's clock plus exposed
+        # communication at the worst link, times the pipeline bubble.
+        step = ((self.compute_s / self.clock + self.comm_s / self.link_factor)
+                * (1.0 + self.bubble) * jitter)
+        comp_frac = np.divide(self.compute_s / self.clock, step, out=np.zeros_like(step),
+                              where=step > 0)
+        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1 + 0.15 * (1 - comp_frac))
+
+        # Serving: request rate follows the day; batch inference runs flat out.
+        rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
+        conc, t_step, s_busy, served = serving_step(
+            rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw * self.clock, self.sv_out,
+            self.sv_prefill, self.sv_flops_tok_chip, self.peak_flops * self.clock)
+        t_step = t_step * jitter / self.link_factor ** 0.1
+
+        is_train = training & live
+        is_serve = ~training & live
+        self.step_s[:] = np.where(is_train, step, np.where(is_serve, t_step, 0.0))
+        inv_step = np.divide(1.0, self.step_s, out=np.zeros_like(step), where=self.step_s > 0)
+        busy = np.where(is_train, t_busy, s_busy)
+        busy = np.where(is_serve, np.maximum(busy, 0.02), busy)  # runtime keeps polling
+        tokens_s = np.where(is_train, self.tokens_per_step * inv_step, served * self.sv_out)
+        flops_job = np.where(is_train, self.flops_per_step * inv_step,
+                             tokens_s * self.sv_flops_tok)
+        chips = np.maximum(self.chips, 1.0)
+
+        # Phase masks: loading reads weights (HBM busy, cores light); checkpoints write out.
+        loading = st == JobState.LOADING
+        ckpt = st == JobState.CHECKPOINTING
+        stalled = st == JobState.STALLED
+        phase_busy = np.where(running, busy, np.where(loading | ckpt, 0.05, 0.0))
+        self.busy[:] = np.where(live, phase_busy, 0.0)
+        self.progressing[:] = running & live
+        self.tokens_per_s[:] = np.where(self.progressing, tokens_s, 0.0)
+        self.flops[:] = np.where(self.progressing, flops_job / chips, 0.0)
+        self.mfu[:] = np.divide(self.flops, self.peak_flops, out=np.zeros_like(step),
+                                where=self.peak_flops > 0)
+        self.tokens_total += self.tokens_per_s * dt
+        hbm_bw = np.where(is_train, self.hbm_bw_train,
+                          np.minimum(0.95, s_busy * 0.7 * self.clock))
+        self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, 0.6, 0.0))
+        self.hbm_bw[ckpt & live] = 0.3
+        self.kv_bytes[:] = np.where(is_serve, conc * self.sv_kv, 0.0)
+        self.exec_rate[:] = np.where(self.progressing, np.where(
+            is_train, self.exec_per_step * inv_step, np.where(conc > 0, inv_step, 0.0)), 0.0)
+        self.latency[:] = np.where(is_train, self.step_s / np.maximum(self.exec_per_step, 1),
+                                   self.step_s)
+        self.latency[~self.progressing] = 0.0
+        self.intra_rate[:] = np.where(self.progressing & is_train,
+                                      self.intra_per_step * inv_step, 0.0)
+        self.ring_rate[:] = np.where(self.progressing & is_train,
+                                     self.ring_per_step * inv_step, 0.0)
+        self.efa_rate[:] = np.where(self.progressing & is_train, self.efa_per_step * inv_step,
+                                    np.where(self.progressing, served * 64e3, 0.0))
+
+        # Progress and checkpoints (training); elapsed time for everyone that runs.
+        self.steps += np.where(self.progressing & is_train, dt * inv_step, 0.0)
+        self.elapsed += np.where(self.progressing, dt, 0.0)
+        self.since_checkpoint += np.where(self.progressing & is_train, dt, 0.0)
+        start_ckpt = self.progressing & is_train & (self.since_checkpoint >= self.checkpoint_every)
+        self.checkpoint_step[start_ckpt] = self.steps[start_ckpt]
+        self.since_checkpoint[start_ckpt] = 0.0
+        st[start_ckpt] = JobState.CHECKPOINTING
+        self.timer[start_ckpt] = self.checkpoint_s[start_ckpt]
+        del stalled
+
+    def finished_slots(self) -> npt.NDArray[np.intp]:
+        live = self.state[: self.capacity] != JobState.FREE
+        return np.flatnonzero(live & (self.elapsed[: self.capacity] >= self.duration[: self.capacity]))
+
+    def stalled_out(self) -> npt.NDArray[np.intp]:
+        st = self.state[: self.capacity]
+        return np.flatnonzero((st == JobState.STALLED) & (self.timer[: self.capacity] >= HANG_WATCHDOG_S))

@@ -1,0 +1,221 @@
+"""Gang scheduling on whole nodes and UltraServers, completion, and restart on failure.
+
+Everything here runs on events (an arrival, a completion, a failure), never per device per
+tick: the only per-tick work is a few array lookups to find what finished or failed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from trnmon.config.model import FleetConfig
+from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
+from trnmon.sim.jobs import JobRecord, JobState, JobTable
+from trnmon.sim.workloads import MIB, JobKind, JobSpec, serving_model, training_cost
+from trnmon.topology import Topology
+
+MAX_PLACEMENTS_PER_TICK = 16
+MAX_QUEUE = 10_000
+
+_FAMILY_OF_TYPE = {"trn2.48xlarge": "trn2", "trn2u.48xlarge": "trn2",
+                   "trn1.32xlarge": "trn1", "inf2.48xlarge": "inf2"}
+
+
+@dataclass(eq=False)
+class Pending:
+    spec: JobSpec
+    submitted_at: float
+    job_id: int
+    restarts: int = 0
+    resume_step: float = 0.0
+    elapsed: float = 0.0
+
+
+class Scheduler:
+    def __init__(self, topo: Topology, config: FleetConfig, jobs: JobTable,
+                 chip_job: npt.NDArray[np.int32]) -> None:
+        self.topo = topo
+        self.config = config
+        self.jobs = jobs
+        self.chip_job = chip_job
+        self.node_job = np.full(topo.n_nodes, -1, dtype=np.int32)
+        self.node_usable = np.ones(topo.n_nodes, dtype=np.bool_)  # up and no failed chip
+        self.queue: deque[Pending] = deque()
+        self.next_job_id = 1
+        fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
+        self.node_family = fam[topo.node_type]
+        self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
+        self.completed = 0
+        self.failed = 0
+
+    # --- submission --------------------------------------------------------------------
+    def submit(self, spec: JobSpec, now: float) -> int:
+        if len(self.queue) >= MAX_QUEUE:
+            raise ValueError("job queue is full")
+        job_id = self.next_job_id
+        self.next_job_id += 1
+        self.queue.append(Pending(spec, now, job_id))
+        return job_id
+
+    def cancel(self, job_id: int) -> bool:
+        for p in list(self.queue):
+            if p.job_id == job_id:
+                self.queue.remove(p)
+                return True
+        for slot, rec in list(self.jobs.records.items()):
+            if rec.job_id == job_id:
+                self._free(slot)
+                self.events.append(("cancelled", job_id, "cancelled"))
+                return True
+        return False
+
+    def random_spec(self, rng: np.random.Generator, trainium_only: bool = False) -> JobSpec:
+        """A plausible job for this fleet, drawn from the configured mix."""
+        mix = self.config.workload.mix
+        weights = np.array([mix.pretrain, mix.finetune, mix.inference, mix.batch_inference])
+        kind = JobKind(int(rng.choice(4, p=weights / weights.sum())))
+        fams = set(self.node_family.tolist())
+        n_us = self.topo.n_ultraservers
+        eff = float(rng.uniform(self.config.workload.mfu_min, self.config.workload.mfu_max))
+        hours = float(rng.exponential(self.config.workload.mean_job_hours)) + 0.25
+        common = {"efficiency": eff, "duration_s": hours * 3600.0}
+        if kind == JobKind.PRETRAIN and n_us and rng.random() < 0.7:
+            k = int(min(n_us, rng.choice([1, 1, 2, 4, 8])))
+            model = "llama3-405b" if k >= 4 else str(rng.choice(["llama3-70b", "mixtral-8x22b"]))
+            return JobSpec(kind="pretrain", model=model, nodes=k * ULTRASERVER_NODES,
+                           ultraserver=True, tp=16, pp=8 if k >= 4 else (4 if k >= 2 else 1),
+                           global_batch=64 * k, **common)
+        if kind.training:
+            fam = "trn1" if ("trn1" in fams and rng.random() < 0.3) else "trn2"
+            model = "llama3-8b" if kind == JobKind.FINETUNE else "llama3-70b"
+            return JobSpec(kind=kind.label, model=model,  # type: ignore[arg-type]
+                           nodes=int(rng.choice([1, 2, 4])), instance_family=fam, tp=16,
+                           seq_len=4096, global_batch=128, **common)
+        fam = "inf2" if ("inf2" in fams and not trainium_only and rng.random() < 0.5) else "trn2"
+        model = "llama3-8b" if fam == "inf2" else str(rng.choice(["llama3-70b", "llama3-8b"]))
+        return JobSpec(kind=kind.label, model=model, nodes=1,  # type: ignore[arg-type]
+                       instance_family=fam, tp=16, peak_rps=float(rng.uniform(4, 40)),
+                       prompt_tokens=int(rng.choice([512, 1024, 2048])),
+                       output_tokens=int(rng.choice([128, 256, 512])), **common)
+
+    # --- placement ---------------------------------------------------------------------
+    def _candidate_nodes(self, spec: JobSpec) -> npt.NDArray[np.intp] | None:
+        free = self.node_usable & (self.node_job < 0)
+        if spec.ultraserver:
+            starts = self.topo.ultraserver_node_start
+            if starts.size == 0 or spec.nodes % ULTRASERVER_NODES:
+                return None
+            whole = free[starts[:, None] + np.arange(ULTRASERVER_NODES)].all(axis=1)
+            picks = np.flatnonzero(whole)[: spec.nodes // ULTRASERVER_NODES]
+            if picks.size * ULTRASERVER_NODES < spec.nodes:
+                return None
+            return (starts[picks][:, None] + np.arange(ULTRASERVER_NODES)).ravel()
+        cand = np.flatnonzero(free & (self.node_family == spec.instance_family))
+        if cand.size < spec.nodes:
+            return None
+        return cand[: spec.nodes]
+
+    def try_place(self, p: Pending, now: float) -> int | None:
+        """Place a pending job on free nodes; its slot, or None if it does not fit yet."""
+        nodes = self._candidate_nodes(p.spec)
+        if nodes is None:
+            return None
+        slot = self.jobs.free_slot()
+        topo = self.topo
+        itype = topo.instance_type(int(nodes[0]))
+        chip = itype.chip_spec
+        chips = int(sum(topo.chip_count_per_node[nodes]))
+        us = topo.node_ultraserver[nodes]
+        ring = bool(len(nodes) > 1 and (us >= 0).all() and len(set(us.tolist())) == 1)
+        rec = JobRecord(job_id=p.job_id, spec=p.spec, nodes=[int(n) for n in nodes],
+                        submitted_at=p.submitted_at, started_at=now, restarts=p.restarts,
+                        ultraserver_ring=ring, chips=chips)
+        if p.spec.job_kind.training:
+            cost = training_cost(p.spec, chip, chips, ultraserver_ring=ring,
+                                 efa_per_node=itype.efa_bandwidth)
+            self.jobs.start_training(slot, rec, cost, self.config.workload.checkpoint_interval_s)
+            self.jobs.steps[slot] = self.jobs.checkpoint_step[slot] = p.resume_step
+        else:
+            sm = serving_model(p.spec, chip, chips)
+            self.jobs.start_serving(slot, rec, sm, (sm.weight_bytes, 160.0 * MIB,
+                                                    min(2.0 * 2**30, chip.hbm_bytes * 0.02),
+                                                    320.0 * MIB))
+        self.jobs.elapsed[slot] = p.elapsed
+        self.jobs.peak_flops[slot] = chip.bf16_tflops * 1e12
+        self.node_job[nodes] = slot
+        for n in nodes:
+            self.chip_job[topo.node_chip_start[n]: topo.node_chip_start[n + 1]] = slot
+        verb = "restarted" if p.restarts else "started"
+        self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
+                                            f"node(s)"))
+        return slot
+
+    def place_queued(self, now: float) -> None:
+        """FIFO with backfill, bounded per tick so a long queue cannot stall a tick."""
+        for p in list(self.queue)[:MAX_PLACEMENTS_PER_TICK]:
+            if self.try_place(p, now) is not None:
+                self.queue.remove(p)
+
+    # --- completion and failure --------------------------------------------------------
+    def _free(self, slot: int) -> JobRecord:
+        rec = self.jobs.release(slot)
+        self.node_job[rec.nodes] = -1
+        for n in rec.nodes:
+            self.chip_job[self.topo.node_chip_start[n]: self.topo.node_chip_start[n + 1]] = (
+                self.jobs.idle_slot)
+        return rec
+
+    def complete_finished(self) -> None:
+        for slot in self.jobs.finished_slots():
+            rec = self._free(int(slot))
+            self.completed += 1
+            self.events.append(("completed", rec.job_id, f"{rec.spec.kind} {rec.spec.model}"))
+
+    def fail_job(self, slot: int, reason: str) -> None:
+        """The job crashes; it requeues first in line and resumes from its last checkpoint."""
+        jobs = self.jobs
+        resume = float(jobs.checkpoint_step[slot])
+        elapsed = float(jobs.elapsed[slot])
+        rec = self._free(slot)
+        self.failed += 1
+        self.queue.appendleft(Pending(rec.spec, rec.submitted_at, rec.job_id,
+                                      restarts=rec.restarts + 1, resume_step=resume,
+                                      elapsed=elapsed))
+        self.events.append(("failed", rec.job_id, reason))
+
+    def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:
+        slots = np.unique(self.chip_job[chips])
+        slots = slots[slots != self.jobs.idle_slot]
+        st = self.jobs.state
+        running = slots[st[slots] != JobState.STALLED]
+        st[running] = JobState.STALLED
+        self.jobs.timer[running] = 0.0
+
+    def jobs_on_chips(self, chips: npt.NDArray[np.intp]) -> list[int]:
+        slots = np.unique(self.chip_job[chips])
+        return [int(s) for s in slots if s != self.jobs.idle_slot]
+
+    def initial_fill(self, rng: np.random.Generator, now: float) -> None:
+        """Occupy `initial_fill` of the fleet with jobs already part-way through."""
+        target = self.config.workload.initial_fill * self.topo.n_chips
+        used = 0
+        misses = 0  # consecutive: a job that does not fit is followed by smaller ones
+        while used < target and misses < 64:
+            spec = self.random_spec(rng)
+            slot = self.try_place(Pending(spec, now, self.next_job_id), now)
+            if slot is None:
+                misses += 1
+                continue
+            misses = 0
+            self.next_job_id += 1
+            self.jobs.state[slot] = JobState.RUNNING
+            self.jobs.timer[slot] = 0.0
+            self.jobs.elapsed[slot] = float(rng.uniform(0, 0.8)) * spec.duration_s
+            self.jobs.since_checkpoint[slot] = float(rng.uniform(0, 1)) * (
+                self.config.workload.checkpoint_interval_s)
+            used += self.jobs.records[slot].chips
+        self.events.clear()

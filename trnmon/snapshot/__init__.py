@@ -1,0 +1,5 @@
+"""Immutable snapshots of the fleet, with aggregation at every level."""
+
+from trnmon.snapshot.snapshot import FaultView, FleetSnapshot, JobView, QueuedJob
+
+__all__ = ["FaultView", "FleetSnapshot", "JobView", "QueuedJob"]

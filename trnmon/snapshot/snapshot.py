@@ -1,0 +1,231 @@
+"""Immutable fleet snapshots: what every consumer (exporter, API, TUI) reads.
+
+A snapshot holds read-only copies of the state arrays plus the (immutable) topology, so it
+can cross threads freely while the engine keeps ticking. Aggregates at every level of the
+hierarchy are reductions over contiguous ranges (``np.add.reduceat``), never Python loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from trnmon.sim.engine import Engine, Event
+from trnmon.sim.jobs import JobState
+from trnmon.sim.state import LATENCY_SHAPE, FleetState, Health
+from trnmon.topology import Topology
+
+F64 = npt.NDArray[np.float64]
+Level = Literal["node", "ultraserver", "rack", "row", "datacenter", "az", "fleet"]
+Reduce = Literal["sum", "mean", "max", "min"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    job_id: int
+    name: str
+    kind: str
+    model: str
+    state: str
+    instance_ids: tuple[str, ...]
+    nodes: tuple[int, ...]
+    chips: int
+    step_s: float
+    tokens_per_s: float
+    tokens_total: float
+    mfu: float
+    steps: float
+    progress: float  # 0..1 of the job's duration
+    restarts: int
+    started_at: float
+    submitted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FaultView:
+    fault_id: int
+    kind: str
+    instance_id: str
+    node: int
+    device: int  # -1 for node faults
+    chip: int
+    port: int
+    started_at: float
+    clears_at: float | None
+    injected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJob:
+    job_id: int
+    kind: str
+    model: str
+    nodes: int
+    restarts: int
+
+
+@dataclass(frozen=True, eq=False)
+class FleetSnapshot:
+    topology: Topology
+    tick: int
+    t: float  # simulated seconds since start
+    wall_time: float  # unix time of the simulated clock
+    tick_duration_s: float  # wall time the last tick took
+    state: FleetState  # read-only copies
+    chip_job_id: npt.NDArray[np.int64]  # 0 = idle
+    jobs: tuple[JobView, ...]
+    queued: tuple[QueuedJob, ...]
+    faults: tuple[FaultView, ...]
+    events: tuple[Event, ...]
+
+    @classmethod
+    def capture(cls, eng: Engine) -> FleetSnapshot:
+        arrays = {}
+        for f in fields(eng.state):
+            a = getattr(eng.state, f.name).copy()
+            a.setflags(write=False)
+            arrays[f.name] = a
+        topo, jobs = eng.topo, eng.jobs
+        ids = np.zeros(jobs.capacity + 1, dtype=np.int64)
+        views = []
+        for slot, rec in sorted(jobs.records.items(), key=lambda kv: kv[1].job_id):
+            ids[slot] = rec.job_id
+            views.append(JobView(
+                job_id=rec.job_id, name=rec.spec.name or f"{rec.spec.kind}-{rec.job_id}",
+                kind=rec.spec.kind, model=rec.spec.model,
+                state=JobState(int(jobs.state[slot])).name.lower(),
+                instance_ids=tuple(topo.instance_id(n) for n in rec.nodes),
+                nodes=tuple(rec.nodes), chips=rec.chips, step_s=float(jobs.step_s[slot]),
+                tokens_per_s=float(jobs.tokens_per_s[slot]),
+                tokens_total=float(jobs.tokens_total[slot]), mfu=float(jobs.mfu[slot]),
+                steps=float(jobs.steps[slot]),
+                progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
+                restarts=rec.restarts, started_at=rec.started_at,
+                submitted_at=rec.submitted_at))
+        chip_job_id = ids[eng.chip_job]
+        chip_job_id.setflags(write=False)
+        faults = tuple(FaultView(
+            fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
+            node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
+            chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
+            injected=f.injected) for f in eng.faults.active.values())
+        queued = tuple(QueuedJob(p.job_id, p.spec.kind, p.spec.model, p.spec.nodes, p.restarts)
+                       for p in eng.scheduler.queue)
+        return cls(topology=topo, tick=eng.tick, t=eng.t, wall_time=eng.wall_time,
+                   tick_duration_s=eng.last_tick_s, state=FleetState(**arrays),
+                   chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,
+                   faults=faults, events=tuple(eng.events))
+
+    # --- derived per-device views ------------------------------------------------------
+    @cached_property
+    def link_rx_bytes(self) -> F64:
+        """Bytes received on each port = bytes the peer sent on the reverse port."""
+        topo = self.topology
+        rx = np.zeros_like(self.state.link_tx_bytes)
+        valid = topo.port_valid
+        rx[valid] = self.state.link_tx_bytes[topo.port_peer[valid], topo.port_peer_port[valid]]
+        rx.setflags(write=False)
+        return rx
+
+    def latency_percentiles(self, chips: slice | npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """(chips, 7) p0 ... p100 in seconds from each chip's median and the fixed shape."""
+        result: npt.NDArray[np.float32] = self.state.latency_p50_s[chips][:, None] * (
+            LATENCY_SHAPE[None, :])
+        return result
+
+    @cached_property
+    def chip_util(self) -> npt.NDArray[np.float32]:
+        """Mean utilization over a chip's real cores."""
+        cores = self.topology.chip_cores.astype(np.float32)
+        result: npt.NDArray[np.float32] = self.state.core_util.sum(axis=1) / cores
+        return result
+
+    @cached_property
+    def hbm_used_total(self) -> npt.NDArray[np.float32]:
+        result: npt.NDArray[np.float32] = self.state.hbm_used.sum(axis=1)
+        return result
+
+    @cached_property
+    def hbm_capacity(self) -> F64:
+        from trnmon.hw.catalog import CHIPS
+
+        cap = np.array([CHIPS[k].hbm_bytes for k in sorted(CHIPS)], dtype=np.float64)
+        return cap[self.topology.chip_kind]
+
+    # --- aggregation ---------------------------------------------------------------------
+    def _offsets(self, level: Level) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Chip offsets of each group at a level, and the group count."""
+        topo = self.topology
+        node_start = topo.node_chip_start
+        if level == "node":
+            starts = node_start[:-1]
+        elif level == "ultraserver":
+            starts = node_start[topo.ultraserver_node_start]
+        elif level == "rack":
+            starts = node_start[topo.rack_node_start[:-1]]
+        else:
+            key = {"row": topo.rack_az * 10**8 + topo.rack_dc * 10**4 + topo.rack_row,
+                   "datacenter": topo.rack_az * 10**4 + topo.rack_dc,
+                   "az": topo.rack_az, "fleet": np.zeros(topo.n_racks, dtype=np.int32)}[level]
+            first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            starts = node_start[topo.rack_node_start[first]]
+        return starts.astype(np.int64), np.diff(np.r_[starts, topo.n_chips]).astype(np.int64)
+
+    def aggregate(self, per_chip: npt.ArrayLike, level: Level, how: Reduce = "sum") -> F64:
+        """Reduce a per-chip array over every group of a level (UltraServers skip
+        standalone chips, which belong to no UltraServer)."""
+        values = np.asarray(per_chip, dtype=np.float64)
+        starts, sizes = self._offsets(level)
+        if level == "ultraserver":
+            sizes = np.full(starts.shape, 64, dtype=np.int64)
+        if starts.size == 0:
+            return np.zeros(0)
+        if level == "ultraserver":
+            groups = values[(starts[:, None] + np.arange(64)).ravel()].reshape(-1, 64)
+            op = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[how]
+            return np.asarray(op(groups, axis=1), dtype=np.float64)
+        if how == "mean":
+            return np.add.reduceat(values, starts) / sizes
+        ufunc = {"sum": np.add, "max": np.maximum, "min": np.minimum}[how]
+        return np.asarray(ufunc.reduceat(values, starts), dtype=np.float64)
+
+    @cached_property
+    def node_summary(self) -> dict[str, F64]:
+        """Per-node aggregates: the fleet table of the API and the TUI."""
+        st = self.state
+        busy = (self.chip_util > 0.05).astype(np.float64)
+        unhealthy = (st.health >= Health.FAILED).astype(np.float64)
+        return {
+            "chips": self.aggregate(np.ones(self.topology.n_chips), "node"),
+            "busy_chips": self.aggregate(busy, "node"),
+            "unhealthy_chips": self.aggregate(unhealthy, "node"),
+            "utilization": self.aggregate(self.chip_util, "node", "mean"),
+            "hbm_used_bytes": self.aggregate(self.hbm_used_total, "node"),
+            "hbm_total_bytes": self.aggregate(self.hbm_capacity, "node"),
+            "power_watts": self.aggregate(st.power_w, "node"),
+            "temperature_max_celsius": self.aggregate(st.temp_c, "node", "max"),
+            "health_worst": self.aggregate(st.health, "node", "max"),
+            "throttled_chips": self.aggregate(st.throttled, "node"),
+            "up": st.node_up.astype(np.float64),
+        }
+
+    def fleet_totals(self) -> dict[str, float]:
+        s = self.node_summary
+        return {
+            "nodes": float(self.topology.n_nodes),
+            "nodes_up": float(s["up"].sum()),
+            "chips": float(self.topology.n_chips),
+            "busy_chips": float(s["busy_chips"].sum()),
+            "unhealthy_chips": float(s["unhealthy_chips"].sum()),
+            "utilization": float(self.chip_util.mean()),
+            "hbm_used_bytes": float(s["hbm_used_bytes"].sum()),
+            "hbm_total_bytes": float(s["hbm_total_bytes"].sum()),
+            "power_watts": float(self.state.power_w.sum()),
+            "jobs": float(len(self.jobs)),
+            "queued_jobs": float(len(self.queued)),
+            "active_faults": float(len(self.faults)),
+        }
