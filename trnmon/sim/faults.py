@@ -15,8 +15,14 @@ import numpy.typing as npt
 
 from trnmon.config.model import FaultConfig
 from trnmon.sim.scheduler import Scheduler
-from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, FleetState, Health
-from trnmon.sim.state import LinkState as LS
+from trnmon.sim.state import (
+    ECC_EVENTS,
+    EXECUTION_ERRORS,
+    EXECUTION_STATUS,
+    FleetState,
+    Health,
+    LinkState,
+)
 from trnmon.topology import Topology
 
 DAY = 86400.0
@@ -51,7 +57,7 @@ _RANDOM_KINDS = tuple(RANDOM_RATES)
 _RANDOM_RATE_VEC = np.array([RANDOM_RATES[k] for k in _RANDOM_KINDS]) / DAY
 
 STORM_RATE_PER_S = 50.0  # injected correctable-ECC storm
-COOLING_FAILURE_C = 40.0  # ambient rise at a chip whose cooling failed
+COOLING_FAILURE_C = 50.0  # ambient rise at a chip whose cooling failed
 DEGRADED_LINK_ERRORS_PER_S = 25.0
 
 
@@ -147,13 +153,13 @@ class FaultEngine:
             st.health[chip] = Health.FAILED
             self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
-            col = 0 if kind == FaultKind.HBM_ECC_CORRECTED else ecc("sram_ecc_corrected")
-            st.ecc[chip, col] += 1
+            idx = 0 if kind == FaultKind.HBM_ECC_CORRECTED else ecc("sram_ecc_corrected")
+            st.ecc[chip, idx] += 1
             self.storm_rate[chip] += STORM_RATE_PER_S
         elif kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
-            new = LS.DOWN if kind == FaultKind.LINK_DOWN else LS.DEGRADED
+            new = LinkState.DOWN if kind == FaultKind.LINK_DOWN else LinkState.DEGRADED
             self._set_link(chip, port, new)
-            if new == LS.DOWN:
+            if new == LinkState.DOWN:
                 st.link_errors[chip, port] += 1
         elif kind == FaultKind.THERMAL_THROTTLE:
             self.ambient_offset[chip] += COOLING_FAILURE_C
@@ -183,14 +189,13 @@ class FaultEngine:
         elif f.kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             others = [o for o in self.active.values() if o.chip == f.chip and o.port == f.port
                       and o.kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED)]
-            worst = max((LS.DOWN if o.kind == FaultKind.LINK_DOWN else LS.DEGRADED
-                         for o in others), default=LS.UP)
+            worst = max((LinkState.DOWN if o.kind == FaultKind.LINK_DOWN else LinkState.DEGRADED
+                         for o in others), default=LinkState.UP)
             self._set_link(f.chip, f.port, worst)
         elif f.kind == FaultKind.THERMAL_THROTTLE:
             self.ambient_offset[f.chip] -= COOLING_FAILURE_C
-        elif f.kind == FaultKind.NODE_LOSS:
-            if not any(o.kind == FaultKind.NODE_LOSS and o.node == f.node
-                       for o in self.active.values()):
+        elif f.kind == FaultKind.NODE_LOSS and not any(
+                o.kind == FaultKind.NODE_LOSS and o.node == f.node for o in self.active.values()):
                 st.node_up[f.node] = True
                 chips = slice(self.topo.node_chip_start[f.node],
                               self.topo.node_chip_start[f.node + 1])
@@ -203,7 +208,7 @@ class FaultEngine:
     def _other_fault(self, chip: int, kinds: tuple[FaultKind, ...]) -> bool:
         return any(o.chip == chip and o.kind in kinds for o in self.active.values())
 
-    def _set_link(self, chip: int, port: int, state: LS) -> None:
+    def _set_link(self, chip: int, port: int, state: LinkState) -> None:
         peer = int(self.topo.port_peer[chip, port])
         back = int(self.topo.port_peer_port[chip, port])
         self.state.link_state[chip, port] = state

@@ -267,8 +267,10 @@ class JobTable:
 
     def finished_slots(self) -> npt.NDArray[np.intp]:
         live = self.state[: self.capacity] != JobState.FREE
-        return np.flatnonzero(live & (self.elapsed[: self.capacity] >= self.duration[: self.capacity]))
+        due = self.elapsed[: self.capacity] >= self.duration[: self.capacity]
+        return np.flatnonzero(live & due)
 
     def stalled_out(self) -> npt.NDArray[np.intp]:
         st = self.state[: self.capacity]
-        return np.flatnonzero((st == JobState.STALLED) & (self.timer[: self.capacity] >= HANG_WATCHDOG_S))
+        timed_out = self.timer[: self.capacity] >= HANG_WATCHDOG_S
+        return np.flatnonzero((st == JobState.STALLED) & timed_out)

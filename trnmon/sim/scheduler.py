@@ -92,12 +92,12 @@ class Scheduler:
         if kind.training:
             fam = "trn1" if ("trn1" in fams and rng.random() < 0.3) else "trn2"
             model = "llama3-8b" if kind == JobKind.FINETUNE else "llama3-70b"
-            return JobSpec(kind=kind.label, model=model,  # type: ignore[arg-type]
+            return JobSpec(kind=kind.label, model=model,
                            nodes=int(rng.choice([1, 2, 4])), instance_family=fam, tp=16,
                            seq_len=4096, global_batch=128, **common)
         fam = "inf2" if ("inf2" in fams and not trainium_only and rng.random() < 0.5) else "trn2"
         model = "llama3-8b" if fam == "inf2" else str(rng.choice(["llama3-70b", "llama3-8b"]))
-        return JobSpec(kind=kind.label, model=model, nodes=1,  # type: ignore[arg-type]
+        return JobSpec(kind=kind.label, model=model, nodes=1,
                        instance_family=fam, tp=16, peak_rps=float(rng.uniform(4, 40)),
                        prompt_tokens=int(rng.choice([512, 1024, 2048])),
                        output_tokens=int(rng.choice([128, 256, 512])), **common)

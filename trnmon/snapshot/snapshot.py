@@ -186,8 +186,9 @@ class FleetSnapshot:
             return np.zeros(0)
         if level == "ultraserver":
             groups = values[(starts[:, None] + np.arange(64)).ravel()].reshape(-1, 64)
-            op = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[how]
-            return np.asarray(op(groups, axis=1), dtype=np.float64)
+            reduced = {"sum": groups.sum, "mean": groups.mean, "max": groups.max,
+                       "min": groups.min}[how](axis=1)
+            return np.asarray(reduced, dtype=np.float64)
         if how == "mean":
             return np.add.reduceat(values, starts) / sizes
         ufunc = {"sum": np.add, "max": np.maximum, "min": np.minimum}[how]
