@@ -160,3 +160,10 @@ def test_snapshot_is_read_only_and_aggregates() -> None:
     topo = snap.topology
     p = topo.port_peer[0, 3]
     assert snap.link_rx_bytes[0, 3] == snap.state.link_tx_bytes[p, topo.port_peer_port[0, 3]]
+
+
+def test_clock_speed_factor() -> None:
+    eng = Engine(preset_config("tiny", seed=1, tick_seconds=1.0))
+    eng.speed = 10.0
+    assert eng.run_for(0.25) == 2 and eng.t == 2.0  # 2.5 simulated seconds owed
+    assert eng.run_for(0.05) == 1 and eng.t == 3.0  # the half second carried over

@@ -67,6 +67,8 @@ class Engine:
         self.kernel = DeviceKernel(topo)
         self._advance: Advance = advance or self.kernel.advance
         self.t = 0.0
+        self.speed = 1.0  # simulated seconds per wall second, for real-time drivers
+        self._owed = 0.0  # simulated time not yet ticked
         self.tick = 0
         self.last_tick_s = 0.0
         self.events: deque[Event] = deque(maxlen=EVENT_LOG)
@@ -137,6 +139,17 @@ class Engine:
         self.tick += 1
         self._collect_events()
         self.last_tick_s = time.perf_counter() - started
+
+    def run_for(self, wall_seconds: float) -> int:
+        """Advance by wall_seconds x speed of simulated time in whole ticks; the remainder
+        carries over, so a real-time driver never drifts. Returns the ticks run."""
+        self._owed += wall_seconds * self.speed
+        dt = self.config.tick_seconds
+        ticks = int(self._owed // dt)
+        for _ in range(ticks):
+            self.step(dt)
+        self._owed -= ticks * dt
+        return ticks
 
     def _refresh_slowdowns(self) -> None:
         st, jobs = self.state, self.jobs
