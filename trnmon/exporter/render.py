@@ -1,0 +1,127 @@
+"""Prometheus text format 0.0.4 for one node, straight from the snapshot arrays.
+
+Speed comes from doing per-series work once: `layout.build_layout` precomputes every
+series' label text per (topology, node, jobs); a scrape then fills one float buffer with
+numpy and formats it with a single ``template % values``. Each node is rendered at most
+once per snapshot however often it is scraped. Counters come straight from the engine's
+monotonic float64 state, so they never decrease across ticks.
+
+This module never imports prometheus_client: setting thousands of labelled children is
+what this design avoids (see trnmon.bench.exporter for the comparison).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import defaultdict
+
+from trnmon.exporter.catalog import SELF_METRICS
+from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
+from trnmon.exporter.values import fill
+from trnmon.snapshot import FleetSnapshot, JobView
+from trnmon.topology import Topology
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class NodeRenderer:
+    """Renders node expositions with a layout cache and a per-snapshot text cache.
+
+    ``cache=False`` keeps the layout cache (label text is static) but re-renders on every
+    call, which is what the benchmark measures. The text cache holds the current
+    snapshot's texts up to ``max_bytes`` (a trn2u node is ~300 kB, a whole 40k-chip fleet
+    ~750 MB), dropping the oldest first: repeated scrapes of a node within one tick (HA
+    Prometheus pairs, retries) hit it, while memory stays bounded at any fleet size.
+    """
+
+    def __init__(self, *, cache: bool = True, max_bytes: int = 128 << 20) -> None:
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self._cached_bytes = 0
+        self._layouts: weakref.WeakKeyDictionary[Topology, dict[int, NodeLayout]] = (
+            weakref.WeakKeyDictionary())
+        self._snap: weakref.ref[FleetSnapshot] | None = None
+        self._tick = -1
+        self._texts: dict[int, str] = {}
+        self._jobs: dict[int, JobView] = {}
+        self._node_jobs: dict[int, tuple[JobKey, ...]] = {}
+        self._lock = threading.Lock()
+        self.last_render_s = 0.0
+        self.renders = 0
+
+    def layout(self, topo: Topology, node: int, jobs: tuple[JobKey, ...] = ()) -> NodeLayout:
+        per_topo = self._layouts.setdefault(topo, {})
+        lay = per_topo.get(node)
+        if lay is None or lay.jobs != jobs:
+            lay = per_topo[node] = build_layout(topo, node, jobs)
+        return lay
+
+    def _use_snapshot(self, snap: FleetSnapshot) -> None:
+        """Forget the previous snapshot's texts when a new snapshot (or tick) arrives."""
+        if self._snap is not None and self._snap() is snap and self._tick == snap.tick:
+            return
+        self._snap, self._tick = weakref.ref(snap), snap.tick
+        self._texts.clear()
+        self._cached_bytes = 0
+        self._jobs = {j.job_id: j for j in snap.jobs}
+        by_node: defaultdict[int, list[JobKey]] = defaultdict(list)
+        for j in snap.jobs:
+            for n in j.nodes:
+                by_node[n].append(JobKey.of(j, n))
+        self._node_jobs = {n: tuple(keys) for n, keys in by_node.items()}
+
+    def render(self, snap: FleetSnapshot, node: int) -> str:
+        with self._lock:
+            self._use_snapshot(snap)
+            text = self._texts.get(node) if self.cache else None
+            if text is not None:
+                return text
+            started = time.perf_counter()
+            lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()))
+            text = lay.template % tuple(fill(snap, lay, self._jobs))
+            if self.cache:
+                self._remember(node, text)
+            self.last_render_s = time.perf_counter() - started
+            self.renders += 1
+            return text
+
+    def _remember(self, node: int, text: str) -> None:
+        self._texts[node] = text
+        self._cached_bytes += len(text)
+        while self._cached_bytes > self.max_bytes and len(self._texts) > 1:
+            oldest = next(iter(self._texts))
+            self._cached_bytes -= len(self._texts.pop(oldest))
+
+    def prepare(self, snap: FleetSnapshot, node: int) -> tuple[NodeLayout, dict[int, JobView]]:
+        """The node's layout for this snapshot, and the snapshot's jobs by id."""
+        with self._lock:
+            self._use_snapshot(snap)
+            return self.layout(snap.topology, node, self._node_jobs.get(node, ())), self._jobs
+
+    def series(self, snap: FleetSnapshot, node: int) -> int:
+        return self.prepare(snap, node)[0].series
+
+
+_DEFAULT = NodeRenderer()
+
+
+def render_node(snap: FleetSnapshot, node: int) -> str:
+    """One node's exposition (cached per snapshot by the module's shared renderer)."""
+    return _DEFAULT.render(snap, node)
+
+
+def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = None) -> str:
+    """The daemon's own metrics: tick and render durations, fleet size."""
+    r = renderer or _DEFAULT
+    topo = snap.topology
+    values = {
+        "trnmon_tick_duration_seconds": repr(float(snap.tick_duration_s)),
+        "trnmon_render_duration_seconds": repr(float(r.last_render_s)),
+        "trnmon_emulated_chips": str(topo.n_chips),
+        "trnmon_emulated_nodes": str(topo.n_nodes),
+        "trnmon_tick": str(snap.tick),
+    }
+    return "".join(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
+                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS)
