@@ -228,7 +228,6 @@ class JobTable:
         # Phase masks: loading reads weights (HBM busy, cores light); checkpoints write out.
         loading = st == JobState.LOADING
         ckpt = st == JobState.CHECKPOINTING
-        stalled = st == JobState.STALLED
         phase_busy = np.where(running, busy, np.where(loading | ckpt, 0.05, 0.0))
         self.busy[:] = np.where(live, phase_busy, 0.0)
         self.progressing[:] = running & live
@@ -263,7 +262,6 @@ class JobTable:
         self.since_checkpoint[start_ckpt] = 0.0
         st[start_ckpt] = JobState.CHECKPOINTING
         self.timer[start_ckpt] = self.checkpoint_s[start_ckpt]
-        del stalled
 
     def finished_slots(self) -> npt.NDArray[np.intp]:
         live = self.state[: self.capacity] != JobState.FREE
