@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+import pytest
 
 from tests.conftest import preset_config
 from tests.reference_model import ReferenceModel
 from trnmon.sim import Engine, FaultKind
+from trnmon.sim.fused import fused_kernel
 
 
-def _pair(seed: int = 11) -> tuple[Engine, Engine]:
+def _pair(seed: int = 11, backend: str = "numpy") -> tuple[Engine, Engine]:
     cfg = preset_config("tiny", seed=seed, faults={"rate_multiplier": 300.0})
     fast = Engine(cfg)
+    fast.kernel.backend = fast.jobs.backend = backend
     ref = Engine(cfg)
     model = ReferenceModel(ref.topo, ref.kernel.core_weight.tolist())
     ref._advance = model.advance
@@ -55,8 +58,11 @@ def _script(eng: Engine, tick: int) -> None:
         eng.inject(FaultKind.LINK_DOWN, chip=66, port=0)
 
 
-def test_fast_core_matches_reference_through_faults_and_restarts() -> None:
-    fast, ref = _pair()
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_fast_core_matches_reference_through_faults_and_restarts(backend: str) -> None:
+    if backend == "numba" and fused_kernel() is None:
+        pytest.fail("numba is part of the dev extra; the fused kernel must be tested")
+    fast, ref = _pair(backend=backend)
     restarted = False
     for tick in range(260):
         for eng in (fast, ref):

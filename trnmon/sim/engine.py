@@ -65,6 +65,7 @@ class Engine:
         self.scheduler = Scheduler(topo, config, self.jobs, self.chip_job)
         self.faults = FaultEngine(topo, config.faults, self.state, self.scheduler, self.rng)
         self.kernel = DeviceKernel(topo)
+        self.jobs.backend = self.kernel.backend
         self._advance: Advance = advance or self.kernel.advance
         self.t = 0.0
         self.speed = 1.0  # simulated seconds per wall second, for real-time drivers
@@ -119,14 +120,22 @@ class Engine:
         rate = self.config.workload.arrivals_per_hour * self.topo.n_chips / 1000.0 / 3600.0
         for _ in range(int(rng.poisson(rate * dt))):
             sched.submit(sched.random_spec(rng), now)
-        placed_before = sched.next_job_id, len(jobs.records)
         sched.place_queued(now)
 
-        # 3. job slowdowns, only when a clock, a link or a placement changed
-        throttle_changed = not np.array_equal(self.state.throttled, self._prev_throttled)
-        if throttle_changed or self.faults.links_changed or (
-                placed_before != (sched.next_job_id, len(jobs.records))):
+        # 3. job slowdowns: everything when a link changed (rare), else only the jobs that
+        #    were just placed or whose chips started or stopped throttling
+        if self.faults.links_changed:
             self._refresh_slowdowns()
+        else:
+            slots = set(sched.placed_slots)
+            changed = np.flatnonzero(self.state.throttled != self._prev_throttled)
+            if changed.size:
+                slots.update(self.chip_job[changed].tolist())
+                self._prev_throttled[changed] = self.state.throttled[changed]
+            slots.discard(jobs.idle_slot)
+            for slot in slots:
+                self._refresh_job(slot)
+        sched.placed_slots.clear()
 
         # 4. jobs, 5. devices
         self.t = now
@@ -151,6 +160,17 @@ class Engine:
         self._owed -= ticks * dt
         return ticks
 
+    def _refresh_job(self, slot: int) -> None:
+        """A job runs at its slowest chip's clock and its worst link's bandwidth."""
+        rec = self.jobs.records.get(slot)
+        if rec is None:
+            return
+        starts = self.topo.node_chip_start
+        chips = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in rec.nodes])
+        st = self.state
+        self.jobs.clock[slot] = float(st.clock_scale[chips].min())
+        self.jobs.link_factor[slot] = float(LINK_FACTOR[st.link_state[chips]].min())
+
     def _refresh_slowdowns(self) -> None:
         st, jobs = self.state, self.jobs
         self.kernel.refresh_links(st)
@@ -162,6 +182,7 @@ class Engine:
         jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
         self._prev_throttled[:] = st.throttled
         self.faults.links_changed = False
+        self.scheduler.placed_slots.clear()
 
     # --- control API (later exposed by the daemon) -------------------------------------
     def inject(self, kind: FaultKind | str, *, chip: int = -1, node: int = -1,

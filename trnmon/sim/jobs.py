@@ -13,6 +13,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from trnmon.sim.fused import fused_jobs
 from trnmon.sim.workloads import JobKind, JobSpec, ServingModel, TrainingCost, serving_step
 
 F64 = npt.NDArray[np.float64]
@@ -56,6 +57,7 @@ class JobRecord:
 class JobTable:
     capacity: int
     records: dict[int, JobRecord] = field(default_factory=dict)  # slot -> record
+    backend: str = "numpy"  # "numba": the fused loop in trnmon/sim/fused.py
 
     def __post_init__(self) -> None:
         n = self.capacity + 1  # + idle slot
@@ -65,6 +67,7 @@ class JobTable:
 
         self.state = np.zeros(n, dtype=np.int8)
         self.kind = np.zeros(n, dtype=np.int8)
+        self.kind[self.capacity] = len(JobKind)  # the idle slot: no kind, no engine mix
         self.timer = f64()  # seconds left in LOADING / CHECKPOINTING; stall age in STALLED
         self.elapsed = f64()  # running seconds, for duration-bound jobs
         self.duration = f64()
@@ -185,6 +188,21 @@ class JobTable:
         `load` is the diurnal request-rate factor; `jitter` one multiplicative step-time
         noise per slot (drawn by the engine so the trajectory is seeded).
         """
+        fused = fused_jobs() if self.backend == "numba" else None
+        if fused is not None:
+            fused(dt, load, jitter, self.idle_slot, self.state, self.kind, self.timer,
+                  self.compute_s, self.comm_s, self.bubble, self.clock, self.link_factor,
+                  self.sv_peak_rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw,
+                  self.sv_out, self.sv_prefill, self.sv_flops_tok_chip, self.sv_flops_tok,
+                  self.peak_flops, self.tokens_per_step, self.flops_per_step, self.chips,
+                  self.hbm_bw_train, self.exec_per_step, self.intra_per_step,
+                  self.ring_per_step, self.efa_per_step, self.checkpoint_every,
+                  self.checkpoint_s, self.step_s, self.busy, self.progressing,
+                  self.tokens_per_s, self.flops, self.mfu, self.tokens_total, self.hbm_bw,
+                  self.kv_bytes, self.exec_rate, self.latency, self.intra_rate,
+                  self.ring_rate, self.efa_rate, self.steps, self.elapsed,
+                  self.since_checkpoint, self.checkpoint_step)
+            return
         st = self.state
         training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)
         live = st != JobState.FREE

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.hw.catalog import CHIPS, INSTANCE_TYPES
+from trnmon.sim.fused import fused_kernel
 from trnmon.sim.jobs import ENGINE_MIX, JobTable
 from trnmon.sim.state import FleetState, Health, LinkState
 from trnmon.sim.workloads import JobKind
@@ -26,7 +27,12 @@ THROTTLE_CLOCK = 0.7  # clock fraction while throttled
 THROTTLE_HYSTERESIS_C = 5.0
 LINK_FACTOR = np.array([1.0, 0.5, 0.25], dtype=np.float64)  # up, degraded, down (rerouted)
 HOST_BASE_MEM = 24 * 2**30
-ENGINE_MIX_T = np.ascontiguousarray(ENGINE_MIX.T)  # (engines, job kinds)
+# (engines, job kinds + idle): the last column is the idle pseudo-job's all-zero mix.
+ENGINE_MIX_T = np.ascontiguousarray(
+    np.vstack([ENGINE_MIX, np.zeros((1, ENGINE_MIX.shape[1]), dtype=np.float32)]).T)
+IDLE_KIND = ENGINE_MIX.shape[0]
+BLOCK_CHIPS = 8192
+FUSED_MIN_CHIPS = 16_384
 
 
 def _per_kind(topo: Topology, attr: str) -> F32:
@@ -47,6 +53,9 @@ class TickInputs:
 class DeviceKernel:
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
+        # "numba": one fused pass per chip (trnmon/sim/fused.py) for fleets big enough to
+        # repay loading numba; "numpy": array passes. Both are tested against the reference.
+        self.backend = "numba" if topo.n_chips >= FUSED_MIN_CHIPS else "numpy"
         c = topo.n_chips
         self.idle_w = _per_kind(topo, "idle_watts")
         self.span_w = _per_kind(topo, "max_watts") - self.idle_w
@@ -68,7 +77,6 @@ class DeviceKernel:
         self._alpha = np.zeros(c, dtype=np.float32)
         # scratch
         self._port = np.zeros(topo.port_peer.shape, dtype=np.float32)
-        self._port2 = np.zeros(topo.port_peer.shape, dtype=np.float32)
         self._hbm_table = np.zeros((topo.n_nodes + 1, 5), dtype=np.float32)
         self.intra_up = self.is_intra.copy()
         self.ring_up = self.is_ring.copy()
@@ -86,83 +94,113 @@ class DeviceKernel:
         self.link_bad[:] = (st.link_state != LinkState.UP).any(axis=1)
 
     def advance(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
-        dt = inp.dt
-        j = inp.chip_job
-        health = st.health
-        working = (health == Health.HEALTHY) | (health == Health.DEGRADED)
-        hung = health == Health.HUNG
-        up = health != Health.LOST
-
-        # --- gather every per-chip job rate at once, in float32 ---------------------------
-        # (the job table is small: converting it first makes one gather of 10 rows)
+        # Every per-job rate a chip reads, as one small float32 table (jobs x 9).
         table = np.stack([jobs.busy * jobs.clock, jobs.flops, jobs.hbm_bw, jobs.kv_bytes,
                           jobs.exec_rate, jobs.latency, jobs.intra_rate, jobs.ring_rate,
                           jobs.hbm_static.sum(axis=1)]).astype(np.float32)
-        g = np.take(table, j, axis=1)
+        hbm_table = self._hbm32(jobs)
+        if inp.dt != self._alpha_dt:
+            self._alpha[:] = 1.0 - np.exp(-inp.dt / self.tau)
+            self._alpha_dt = inp.dt
+        fused = fused_kernel() if self.backend == "numba" else None
+        if fused is not None:
+            fused(inp.dt, inp.chip_job, np.ascontiguousarray(table.T), hbm_table,
+                  ENGINE_MIX_T, jobs.kind, st.health, st.clock_scale, st.throttled,
+                  self.link_bad, self.core_weight, self.cores,
+                  self.idle_w, self.span_w, self.r_th, self._alpha, self.throttle_c,
+                  self.hbm_cap, inp.ambient_c, st.link_state, self.topo.port_kind,
+                  THROTTLE_CLOCK, THROTTLE_HYSTERESIS_C, st.chip_busy, st.core_util,
+                  st.core_engine, st.core_flops, st.hbm_used, st.hbm_bw_util, st.power_w,
+                  st.energy_j, st.temp_c, st.exec_status, st.latency_p50_s, st.link_tx_bytes)
+        else:
+            # Cache blocking: each block's arrays stay in L2 across the ~40 passes below.
+            n = self.topo.n_chips
+            for lo in range(0, n, BLOCK_CHIPS):
+                self._chips(st, jobs, inp, table, hbm_table,
+                            slice(lo, min(lo + BLOCK_CHIPS, n)))
+        self._nodes(st, jobs, inp)
+
+    def _chips(self, st: FleetState, jobs: JobTable, inp: TickInputs, table: F32,
+               hbm_table: F32, s: slice) -> None:
+        dt = inp.dt
+        j = inp.chip_job[s]
+        health = st.health[s]
+        clock = st.clock_scale[s]
+        working = (health == Health.HEALTHY) | (health == Health.DEGRADED)
+        hung = health == Health.HUNG
+        up = health != Health.LOST
         (job_busy, job_flops, job_bw, job_kv, job_exec, job_lat, job_intra, job_ring,
-         job_hbm) = g
+         job_hbm) = np.take(table, j, axis=1)
         wf = working.astype(np.float32)
 
         # --- utilization: the job's busy share, slowed chips busy longer ----------------
-        busy = job_busy / st.clock_scale
+        busy = job_busy / clock
         np.minimum(busy, 1.0, out=busy)
         busy *= wf
         busy[hung] = 1.0  # a hung chip spins: busy with no progress
-        st.chip_busy[:] = busy
-        np.multiply(busy[:, None], self.core_weight, out=st.core_util)
-        np.minimum(st.core_util, 1.0, out=st.core_util)
+        st.chip_busy[s] = busy
+        core_util = st.core_util[s]
+        # busy <= 1 and core weights <= 1, so the product needs no clipping
+        np.multiply(busy[:, None], self.core_weight[s], out=core_util)
         mix = np.take(ENGINE_MIX_T, jobs.kind[j], axis=1)
-        mix[:, j == jobs.idle_slot] = 0.0
+        engine = st.core_engine[s]
         for e in range(mix.shape[0]):
-            np.multiply(st.core_util, mix[e][:, None], out=st.core_engine[:, :, e])
-        flops_per_util = np.divide(job_flops * wf, busy * self.cores,
+            np.multiply(core_util, mix[e][:, None], out=engine[:, :, e])
+        flops_per_util = np.divide(job_flops * wf, busy * self.cores[s],
                                    out=np.zeros(busy.shape, dtype=np.float32), where=busy > 0)
-        np.multiply(st.core_util, flops_per_util[:, None], out=st.core_flops)
+        np.multiply(core_util, flops_per_util[:, None], out=st.core_flops[s])
 
         # --- HBM: the job's footprint plus the live KV cache; nothing on a dead runtime ----
-        resident = (working | hung).astype(np.float32)
-        np.take(self._hbm32(jobs), j, axis=0, out=st.hbm_used)
-        st.hbm_used[:, 0] += job_kv
-        st.hbm_used *= resident[:, None]
-        over = (job_hbm + job_kv) * resident > self.hbm_cap
+        resident = working | hung
+        hbm = st.hbm_used[s]
+        np.take(hbm_table, j, axis=0, out=hbm)
+        gone = ~resident
+        if gone.any():
+            hbm[gone] = 0.0
+        cap = self.hbm_cap[s]
+        over = (job_hbm + job_kv) * resident > cap
         if over.any():  # tensors give way first; the model never exceeds capacity
-            excess = st.hbm_used[over].sum(axis=1) - self.hbm_cap[over]
-            st.hbm_used[over, 0] = np.maximum(st.hbm_used[over, 0] - excess, 0.0)
-        np.multiply(job_bw * wf, st.clock_scale, out=st.hbm_bw_util)
+            excess = hbm[over].sum(axis=1) - cap[over]
+            hbm[over, 0] = np.maximum(hbm[over, 0] - excess, 0.0)
+        bw_util = st.hbm_bw_util[s]
+        np.multiply(job_bw * wf, clock, out=bw_util)
 
         # --- power and energy: idle + dynamic share; DVFS cuts dynamic power when throttled
-        activity = 0.65 * busy + 0.35 * st.hbm_bw_util
+        activity = 0.65 * busy + 0.35 * bw_util
         activity[hung] = 0.6
-        st.power_w[:] = (self.idle_w + self.span_w * activity * st.clock_scale ** 2) * up
-        st.energy_j += st.power_w * np.float64(dt)  # float64: the counter must not drift
+        power = st.power_w[s]
+        power[:] = (self.idle_w[s] + self.span_w[s] * activity * clock ** 2) * up
+        st.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
 
         # --- RC thermal model, exact for a constant input over the tick ------------------
-        if dt != self._alpha_dt:
-            self._alpha[:] = 1.0 - np.exp(-dt / self.tau)
-            self._alpha_dt = dt
-        steady = inp.ambient_c + self.r_th * st.power_w
-        st.temp_c += (steady - st.temp_c) * self._alpha
-        st.throttled[:] = (st.temp_c > self.throttle_c) | (
-            st.throttled & (st.temp_c > self.throttle_c - THROTTLE_HYSTERESIS_C))
-        st.throttled &= up
-        st.clock_scale[:] = np.where(st.throttled, THROTTLE_CLOCK, 1.0)
+        temp = st.temp_c[s]
+        steady = inp.ambient_c[s] + self.r_th[s] * power
+        temp += (steady - temp) * self._alpha[s]
+        throttle_c = self.throttle_c[s]
+        throttled = st.throttled[s]
+        throttled[:] = (temp > throttle_c) | (
+            throttled & (temp > throttle_c - THROTTLE_HYSTERESIS_C))
+        throttled &= up
+        clock[:] = np.where(throttled, THROTTLE_CLOCK, 1.0)
 
         # --- health: DEGRADED is derived each tick; FAILED/HUNG/LOST come from faults -----
         soft = health <= Health.DEGRADED
-        health[soft] = np.where(st.throttled[soft] | self.link_bad[soft], Health.DEGRADED,
+        health[soft] = np.where(throttled[soft] | self.link_bad[s][soft], Health.DEGRADED,
                                 Health.HEALTHY)
 
         # --- execution counters and latency ---------------------------------------------
-        st.exec_status[:, 0] += job_exec * wf * np.float64(dt)
-        np.multiply(job_lat, wf, out=st.latency_p50_s)
+        st.exec_status[s, 0] += job_exec * wf * np.float64(dt)
+        np.multiply(job_lat, wf, out=st.latency_p50_s[s])
 
-        # --- NeuronLink bytes: TP traffic on torus ports, DP on the UltraServer ring -----
+        # --- NeuronLink bytes: ports 0-3 inside the node, 4-5 the UltraServer ring -------
         scale = wf * np.float32(dt)
-        np.multiply((job_intra * scale)[:, None], self.intra_up, out=self._port)
-        np.multiply((job_ring * scale)[:, None], self.ring_up, out=self._port2)
-        self._port += self._port2
-        st.link_tx_bytes += self._port
+        port = self._port[s]
+        np.multiply((job_intra * scale)[:, None], self.intra_up[s, :4], out=port[:, :4])
+        np.multiply((job_ring * scale)[:, None], self.ring_up[s, 4:], out=port[:, 4:])
+        st.link_tx_bytes[s] += port
 
+    def _nodes(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
+        dt = inp.dt
         # --- node: EFA and host ----------------------------------------------------------
         nj = np.where(inp.node_job >= 0, inp.node_job, jobs.idle_slot)
         node_up = st.node_up
@@ -181,5 +219,7 @@ class DeviceKernel:
         st.host_mem_used[:] = (HOST_BASE_MEM + job_mem) * node_up
 
     def _hbm32(self, jobs: JobTable) -> F32:
+        """The per-job HBM table in float32 with the live KV cache in `tensors`."""
         np.copyto(self._hbm_table, jobs.hbm_static, casting="same_kind")
+        self._hbm_table[:, 0] += jobs.kv_bytes
         return self._hbm_table

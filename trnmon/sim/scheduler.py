@@ -49,6 +49,7 @@ class Scheduler:
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
         self.node_family = fam[topo.node_type]
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
+        self.placed_slots: list[int] = []  # slots placed since the engine last looked
         self.completed = 0
         self.failed = 0
 
@@ -149,6 +150,7 @@ class Scheduler:
         self.node_job[nodes] = slot
         for n in nodes:
             self.chip_job[topo.node_chip_start[n]: topo.node_chip_start[n + 1]] = slot
+        self.placed_slots.append(slot)
         verb = "restarted" if p.restarts else "started"
         self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
                                             f"node(s)"))
