@@ -11,7 +11,7 @@ from typing import Any
 
 from trnmon.commands.registry import REGISTRARS
 
-SUITES = ("core", "exporter")
+SUITES = ("core", "exporter", "daemon", "tui")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--chips", type=int, action="append", metavar="N",
                    help="fleet sizes in chips (repeatable; suite defaults otherwise)")
     p.add_argument("--repeat", type=int, default=0, help="timed repetitions (0 = suite default)")
+    p.add_argument("--preset", help="daemon: fleet to scrape (default ultracluster-40k)")
+    p.add_argument("--interval", type=float, metavar="S",
+                   help="daemon: seconds between scrapes of each target (default 15)")
+    p.add_argument("--rounds", type=int, help="daemon: measured intervals (default 2)")
+    p.add_argument("--concurrency", type=int, help="daemon: requests in flight (default 16)")
     p.set_defaults(handler=_run)
 
 

@@ -15,6 +15,6 @@ REGISTRARS: list[Registrar] = []
 
 def load_all() -> list[Registrar]:
     """Import the modules that register subcommands, then return their registrars."""
-    from trnmon.commands import bench, metrics  # noqa: F401
+    from trnmon.commands import bench, control, daemon, metrics  # noqa: F401
 
     return REGISTRARS

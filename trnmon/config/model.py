@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trnmon.config.daemon import DaemonConfig
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,6 +88,8 @@ class FleetConfig(Section):
     ambient_celsius: float = Field(24.0, ge=-20, le=60)
     workload: WorkloadConfig = WorkloadConfig()
     faults: FaultConfig = FaultConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    """How `trnmon daemon` serves this fleet (ignored by other commands)."""
 
     @model_validator(mode="after")
     def _unique_zones(self) -> FleetConfig:

@@ -67,7 +67,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["pretrain", "finetune", "inference", "batch_inference"]
-    model: str = Field(pattern="|".join(MODELS))
+    model: str = Field(pattern="^(" + "|".join(MODELS) + ")$")
     nodes: int = Field(1, ge=1, le=4096)
     ultraserver: bool = False
     """Place on whole UltraServers (nodes must be a multiple of 4)."""

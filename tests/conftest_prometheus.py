@@ -1,0 +1,115 @@
+"""A real Prometheus (Debian's /usr/bin/prometheus) for tests, scraping through HTTP SD.
+
+`prometheus_factory(sd_url)` starts one on a free loopback port with a temporary config
+(`http_sd_configs` pointing at `sd_url`, 1 s scrape and refresh intervals) and storage
+directory, waits for /-/ready and stops it at the end of the test. Import the fixture into
+a conftest to use it; tests are skipped when the binary is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Prometheus:
+    def __init__(self, workdir: Path, sd_url: str, interval: str = "1s") -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "prometheus.yml"
+        # JSON is YAML: no YAML library needed.
+        self.config.write_text(json.dumps({
+            "global": {"scrape_interval": interval, "scrape_timeout": interval,
+                       "evaluation_interval": interval},
+            "scrape_configs": [{"job_name": "trnmon", "http_sd_configs": [
+                {"url": sd_url, "refresh_interval": interval}]}],
+        }))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Prometheus:
+        for _ in range(3):  # a free port can be taken between probe and bind: retry
+            self.port = free_port()
+            with (self.workdir / "prometheus.log").open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [PROMETHEUS, f"--config.file={self.config}",
+                     f"--storage.tsdb.path={self.workdir / 'data'}",
+                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                    stdout=log, stderr=log)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                        if r.status == 200:
+                            return self
+                except OSError:
+                    time.sleep(0.2)
+            self.stop()
+        raise AssertionError("prometheus did not start: "
+                             + (self.workdir / "prometheus.log").read_text()[-2000:])
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def wait_for(self, promql: str, ok: Callable[[list[dict[str, Any]]], bool],
+                 timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        result: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            result = self.query(promql)
+            if ok(result):
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"{promql}: condition not met in {timeout} s; last {result}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
+    if not Path(PROMETHEUS).exists():
+        pytest.skip("prometheus is not installed (Debian package 'prometheus')")
+    started: list[Prometheus] = []
+
+    def make(sd_url: str, interval: str = "1s") -> Prometheus:
+        p = Prometheus(tmp_path / f"prometheus{len(started)}", sd_url, interval)
+        started.append(p)
+        return p.start()
+
+    yield make
+    for p in started:
+        p.stop()

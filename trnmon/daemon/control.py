@@ -1,0 +1,121 @@
+"""Control requests: their pydantic models and the checks that need the fleet.
+
+Every request is validated twice before it reaches the engine: by its model (types, ranges,
+unknown fields) and against the topology (the node exists, the device and port are on it,
+a job can ever be placed on this fleet). Anything that gets through is safe for the tick
+thread: a bad job or fault must be refused here, not crash the engine later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from trnmon.hw.catalog import ULTRASERVER_NODES
+from trnmon.sim import Engine
+from trnmon.sim.faults import Fault, FaultKind
+from trnmon.sim.workloads import MODELS, JobSpec
+from trnmon.topology import Topology
+
+
+class RequestError(Exception):
+    """A request the fleet cannot honour: HTTP status, the field at fault and why."""
+
+    def __init__(self, status: int, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class InjectFault(Request):
+    kind: FaultKind
+    instance_id: str = Field(min_length=1, max_length=64)
+    device: int | None = Field(None, ge=0, le=63)
+    """Neuron device on the node (chip faults; default device 0). Ignored for node_loss."""
+    port: int | None = Field(None, ge=0, le=5)
+    """NeuronLink port for link faults (default: the device's first valid port)."""
+    duration_s: float | None = Field(None, gt=0, le=1e8)
+    """Simulated seconds until the fault clears by itself (default: until cleared)."""
+
+
+class SetSpeed(Request):
+    speed: float = Field(gt=0, le=100_000)
+
+
+def resolve_node(topo: Topology, instance_id: str) -> int:
+    """Node index for an instance id; RequestError 404 if the fleet has no such node."""
+    ids = topo.instance_ids
+    try:
+        node = topo.node_index(instance_id)
+    except KeyError:
+        node = -1
+    if node < 0 or ids[node] != instance_id:
+        raise RequestError(404, "instance_id", f"unknown node {instance_id!r}")
+    return node
+
+
+def inject(eng: Engine, req: InjectFault) -> Fault:
+    topo = eng.topo
+    node = resolve_node(topo, req.instance_id)
+    if req.kind == FaultKind.NODE_LOSS:
+        return eng.inject(req.kind, node=node, duration_s=req.duration_s)
+    chips = topo.node_chips(node)
+    device = req.device or 0
+    if device >= len(chips):
+        raise RequestError(422, "device", f"{req.instance_id} has devices 0-{len(chips) - 1}, "
+                                          f"not {device}")
+    chip = chips[device]
+    port = -1
+    if req.kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
+        valid = np.flatnonzero(topo.port_valid[chip]).tolist()
+        port = valid[0] if req.port is None else req.port
+        if port not in valid:
+            raise RequestError(422, "port", f"device {device} has NeuronLink ports {valid}, "
+                                            f"not {port}")
+    elif req.port is not None:
+        raise RequestError(422, "port", f"port only applies to link faults, not {req.kind}")
+    return eng.inject(req.kind, chip=chip, port=port, duration_s=req.duration_s)
+
+
+def clear(eng: Engine, fault_id: int) -> Fault:
+    if fault_id not in eng.faults.active:
+        raise RequestError(404, "fault_id", f"no active fault {fault_id}")
+    return eng.clear(fault_id)
+
+
+def check_job(topo: Topology, node_family: list[str], spec: JobSpec) -> None:
+    """Refuse jobs this fleet could never place (they would sit at the head of the queue)."""
+    if spec.model not in MODELS:  # JobSpec's pattern is a substring match: check exactly
+        raise RequestError(422, "model", f"unknown model {spec.model!r}; known: "
+                                         f"{', '.join(MODELS)}")
+    if spec.ultraserver:
+        if spec.nodes % ULTRASERVER_NODES:
+            raise RequestError(422, "nodes", f"an UltraServer job needs a multiple of "
+                                             f"{ULTRASERVER_NODES} nodes, not {spec.nodes}")
+        have = topo.n_ultraservers * ULTRASERVER_NODES
+        what = "UltraServer nodes"
+    else:
+        have = node_family.count(spec.instance_family)
+        what = f"{spec.instance_family} nodes"
+    if spec.nodes > have:
+        raise RequestError(422, "nodes", f"the fleet has {have} {what}, the job asks for "
+                                         f"{spec.nodes}")
+
+
+def submit(eng: Engine, spec: JobSpec) -> int:
+    check_job(eng.topo, eng.scheduler.node_family.tolist(), spec)
+    try:
+        return eng.submit(spec)
+    except ValueError as exc:  # the queue is full
+        raise RequestError(429, None, str(exc)) from None
+
+
+def cancel(eng: Engine, job_id: int) -> bool:
+    if not eng.cancel(job_id):
+        raise RequestError(404, "job_id", f"no queued or running job {job_id}")
+    return True

@@ -1,0 +1,169 @@
+"""The daemon's lifecycle: startup, the main wait, reload on SIGHUP, drain on SIGTERM/SIGINT.
+
+startup: state directory (locked) -> token -> restore or build the fleet -> bind -> first
+tick -> READY=1. main: wait for a signal; SIGHUP re-reads the configuration with the same
+flags and applies what can change live (an invalid file keeps the running config and logs
+one line). shutdown: STOPPING=1, /readyz turns 503, stop accepting, drain in-flight
+requests (at most DRAIN_S), stop the tick thread, write the final checkpoint, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from trnmon.api.history import HistoryBuffer
+from trnmon.config.model import FleetConfig
+from trnmon.daemon import persistence
+from trnmon.daemon import token as tokens
+from trnmon.daemon.app import DaemonState, build_app
+from trnmon.daemon.notify import Notifier
+from trnmon.daemon.runner import EngineRunner
+from trnmon.daemon.settings import Settings
+from trnmon.errors import TrnmonError
+from trnmon.sim import Engine
+from trnmon.sim import checkpoint as ck
+
+log = logging.getLogger("trnmon.daemon")
+
+DRAIN_S = 5.0
+FIRST_TICK_TIMEOUT_S = 60.0
+
+
+def restore_or_build(config: FleetConfig, settings: Settings) -> tuple[Engine, HistoryBuffer]:
+    """The checkpointed fleet if there is a usable one, else a fresh fleet."""
+    path = settings.checkpoint_path
+    started = time.perf_counter()
+    try:
+        saved = persistence.load(path)
+        engine = ck.restore(saved, config) if saved is not None else None
+    except ck.CheckpointError as exc:
+        persistence.move_aside(path, str(exc))
+        saved, engine = None, None
+    if engine is None or saved is None:
+        engine = Engine(config)
+        return engine, HistoryBuffer(engine.topo, node_window=settings.history_ticks)
+    history = HistoryBuffer(engine.topo, node_window=settings.history_ticks)
+    try:
+        history.restore(saved.extra)
+    except (KeyError, ValueError) as exc:
+        history = HistoryBuffer(engine.topo, node_window=settings.history_ticks)
+        log.warning("history not restored (%s); it starts empty", exc)
+    log.info("restored %s at tick %d (simulated t=%.0f s) from %s in %.0f ms",
+             config.name, engine.tick, engine.t, path, (time.perf_counter() - started) * 1e3)
+    return engine, history
+
+
+class Daemon:
+    def __init__(self, load: Callable[[], FleetConfig],
+                 settings_of: Callable[[FleetConfig], Settings]) -> None:
+        self._load = load  # re-run on SIGHUP with the original flags
+        self._settings_of = settings_of
+        self.config = load()
+        self.settings = settings_of(self.config)
+        self.notifier = Notifier()
+        self._stop = asyncio.Event()
+        self._signals = 0
+
+    async def run(self) -> int:
+        s = self.settings
+        persistence.ensure_state_dir(s.state_dir)
+        lock = persistence.lock_state_dir(s.state_dir)
+        try:
+            return await self._serve(tokens.load_or_create(s.token_file))
+        finally:
+            lock.close()
+            self.notifier.close()
+
+    async def _serve(self, token: str) -> int:
+        s = self.settings
+        engine, history = restore_or_build(self.config, s)
+        runner = EngineRunner(engine, history, self.notifier, speed=s.speed,
+                              checkpoint_path=s.checkpoint_path,
+                              checkpoint_interval_s=s.checkpoint_interval_s)
+        state = DaemonState(runner=runner, settings=s, token=token)
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop, runner)  # before READY=1: a stop right after is honoured
+        state.hub.attach(loop)
+        runner.listeners.append(state.hub.on_snapshot)
+        web_runner = web.AppRunner(build_app(state), shutdown_timeout=DRAIN_S,
+                                   access_log=None, handle_signals=False)
+        await web_runner.setup()
+        try:
+            site = web.TCPSite(web_runner, s.host, s.port, reuse_address=True)
+            await site.start()
+        except OSError as exc:
+            await web_runner.cleanup()
+            raise TrnmonError(f"cannot listen on {s.host}:{s.port}: "
+                              f"{exc.strerror or exc}") from None
+        port = web_runner.addresses[0][1]
+        url = s.url.rsplit(":", 1)[0] + f":{port}"
+        runner.start()
+        if not await loop.run_in_executor(None, runner.first_tick.wait, FIRST_TICK_TIMEOUT_S):
+            raise TrnmonError("the engine did not complete its first tick")
+        state.ready = True
+        self.notifier.ready(status=f"serving {self.config.name} on {url}")
+        log.info("serving %s (%d nodes, %d chips) on %s; state in %s", self.config.name,
+                 engine.topo.n_nodes, engine.topo.n_chips, url, s.state_dir)
+        await self._stop.wait()
+
+        log.info("shutting down: draining requests, then checkpointing")
+        self.notifier.stopping()
+        state.draining = True
+        await web_runner.cleanup()
+        await loop.run_in_executor(None, runner.stop)
+        log.info("stopped at tick %d; checkpoint %s", runner.engine.tick, s.checkpoint_path)
+        return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop, runner: EngineRunner) -> None:
+        def stop() -> None:
+            self._signals += 1
+            self._stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload(runner))
+
+    def reload(self, runner: EngineRunner) -> bool:
+        """Apply a re-read configuration's live fields; keep the running one if invalid."""
+        self.notifier.reloading()
+        try:
+            ok = self._reload(runner)
+        finally:
+            self.notifier.ready()
+        return ok
+
+    def _reload(self, runner: EngineRunner) -> bool:
+        try:
+            new = self._load()
+            new_settings = self._settings_of(new)
+        except TrnmonError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            return False
+        if ck.fleet_fingerprint(new) != ck.fleet_fingerprint(self.config):
+            log.error("reload failed, keeping the running configuration: the fleet's shape "
+                      "(name, region, zones, lnc) changes only with a restart")
+            return False
+        fixed = [name for name in ("host", "port", "state_dir", "token_file", "history_ticks",
+                                   "max_body_bytes")
+                 if getattr(new_settings, name) != getattr(self.settings, name)]
+        if new.seed != self.config.seed:
+            fixed.append("seed")
+        runner.reconfigure(new)
+        if new_settings.speed != self.settings.speed:
+            runner.set_speed(new_settings.speed)
+        self.config, self.settings = new, _keep(self.settings, new_settings, fixed)
+        log.info("reloaded configuration%s", f" (restart to apply: {', '.join(fixed)})"
+                 if fixed else "")
+        return True
+
+
+def _keep(old: Settings, new: Settings, fixed: list[str]) -> Settings:
+    from dataclasses import replace
+
+    return replace(new, **{k: getattr(old, k) for k in fixed if hasattr(old, k)})

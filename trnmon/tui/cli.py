@@ -1,0 +1,81 @@
+"""`neuron-top`: the console script. User errors are one line on stderr and exit 2.
+
+Sources are chosen here and nowhere else: the app only sees a FleetSource. `--connect`
+is reserved for the daemon source (see `make_source`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from trnmon.cli import _Parser, add_fleet_args, fleet_config
+from trnmon.errors import TrnmonError
+from trnmon.sources.base import FleetSource
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="neuron-top",
+                description="A live TUI for an emulated Trainium2 fleet, from the whole "
+                            "fleet down to one NeuronCore.")
+    add_fleet_args(p)
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per wall second (embedded fleet; default 1)")
+    p.add_argument("--interval", type=float, default=1.0,
+                   help="screen refresh interval in seconds (default 1; +/- change it)")
+    p.add_argument("--once", action="store_true",
+                   help="print the fleet summary as text and exit (for scripts)")
+    p.add_argument("--connect", metavar="URL", help="attach to a trnmon daemon (not yet)")
+    return p
+
+
+def make_source(args: argparse.Namespace) -> FleetSource:
+    """The one place a source is picked. The daemon source plugs in here:
+    `if args.connect: return RemoteSource(args.connect)` (trnmon/sources/remote.py)."""
+    if args.connect:
+        raise TrnmonError("--connect: the daemon source is not available yet; "
+                          "run without --connect for the embedded fleet")
+    if not args.speed >= 0:
+        raise TrnmonError(f"--speed must be >= 0 (got {args.speed})")
+    from trnmon.sources.embedded import EmbeddedSource
+
+    return EmbeddedSource(fleet_config(args), speed=args.speed)
+
+
+def run_once(source: FleetSource) -> int:
+    from trnmon.sources.embedded import EmbeddedSource
+    from trnmon.tui.text import once_text
+
+    summary = source.step() if isinstance(source, EmbeddedSource) else source.latest()
+    if summary is None:
+        raise TrnmonError("no fleet summary available")
+    print(once_text(summary))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.interval > 0:
+            raise TrnmonError(f"--interval must be > 0 (got {args.interval})")
+        source = make_source(args)
+        if args.once:
+            return run_once(source)
+        from trnmon.tui.app import NeuronTopApp
+
+        NeuronTopApp(source, interval=args.interval).run()
+        return 0
+    except TrnmonError as exc:
+        msg = str(exc)
+        print(msg if msg.startswith("neuron-top") else f"neuron-top: {msg}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""neuron-top views: one module per view."""

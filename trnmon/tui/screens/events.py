@@ -1,0 +1,76 @@
+"""The Events view: active faults on top, then every event newest first."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+
+from trnmon.tui.messages import Frame
+from trnmon.tui.screens.base import DataScreen
+from trnmon.tui.text import SEVERITY_STYLE
+from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
+
+EVENT_COLUMNS = (Column("seq", "#", 6), Column("time", "TIME (UTC)", 10),
+                 Column("sev", "SEVERITY", 9), Column("kind", "KIND", 16),
+                 Column("where", "WHERE", 24), Column("text", "WHAT", 60))
+FAULT_COLUMNS = (Column("id", "FAULT", 6), Column("kind", "KIND", 18),
+                 Column("where", "WHERE", 28), Column("since", "SINCE", 10),
+                 Column("until", "CLEARS", 10), Column("how", "ORIGIN", 9))
+
+
+def hms(wall: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(wall))
+
+
+class EventsScreen(DataScreen):
+    VIEW = "events"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "cycle_sort", "Sort")]
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Vertical(id="events-body"):
+            yield KeyedTable(FAULT_COLUMNS, sort_by="id", reverse=True, id="fault-table")
+            yield KeyedTable(EVENT_COLUMNS, sort_by="seq", reverse=True, id="event-table")
+        yield from self.compose_footer()
+
+    def draw(self, frame: Frame) -> None:
+        s = frame.summary
+        if s is None:
+            return
+        epoch = s.wall_time - s.t  # sim t -> the source's wall clock
+        faults: dict[str, tuple[Cell, ...]] = {}
+        for f in s.faults:
+            where = f.instance_id + (f"/nd{f.device}" if f.device >= 0 else "")
+            if f.port >= 0:
+                where += f" port {f.port}"
+            row = (num(f.fault_id, str(f.fault_id)), Cell(f.kind, "red", sort=f.kind),
+                   Cell(where, sort=where), num(f.started_at, hms(epoch + f.started_at)),
+                   num(f.clears_at or 0.0, hms(epoch + f.clears_at) if f.clears_at else "manual"),
+                   Cell("injected" if f.injected else "random", sort=str(f.injected)))
+            if self.matches(f.kind, where):
+                faults[str(f.fault_id)] = row
+        ft = self.query_one("#fault-table", KeyedTable)
+        ft.sync(faults)
+        ft.border_title = f"active faults ({len(s.faults)})"
+        events: dict[str, tuple[Cell, ...]] = {}
+        for e in self.neuron_app.events_log:
+            where = e.instance_id + (f"/nd{e.device}" if e.device >= 0 else "")
+            if e.job_id:
+                where = (where + f" job {e.job_id}").strip()
+            if not self.matches(e.kind, e.severity, where, e.text):
+                continue
+            events[str(e.seq)] = (
+                num(e.seq, str(e.seq)), num(e.t, hms(epoch + e.t)),
+                Cell(e.severity, SEVERITY_STYLE.get(e.severity, ""), sort=e.severity),
+                Cell(e.kind, sort=e.kind), Cell(where or "fleet", sort=where),
+                Cell(e.text, sort=e.text))
+        et = self.query_one("#event-table", KeyedTable)
+        et.sync(events)
+        et.border_title = f"events, newest first ({len(events)})"
+
+    def action_cycle_sort(self) -> None:
+        self.query_one("#event-table", KeyedTable).cycle_sort()

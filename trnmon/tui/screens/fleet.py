@@ -1,0 +1,218 @@
+"""The Fleet view: AZ → rack → UltraServer → node, with a heatmap of every chip.
+
+One keyed table shows either nodes or groups of them (`g` cycles the level); Enter on a
+group drills into it (one level down, scoped to that group), Enter on a node opens the Node
+view, Escape climbs back out. The heatmap dims every chip outside the highlighted row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from trnmon.api.models import HEAT_METRICS, FleetSummary, NodeRow
+from trnmon.tui.messages import ChipClicked, Frame
+from trnmon.tui.screens.base import DataScreen
+from trnmon.tui.text import health_style, mem_style, temp_style, util_style, watts_text
+from trnmon.tui.widgets.heatmap import HeatmapView
+from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
+
+LEVELS = ("az", "rack", "ultraserver", "node")
+GROUP_OF: dict[str, Callable[[NodeRow], str]] = {
+    "az": lambda r: r.location.availability_zone,
+    "rack": lambda r: r.location.rack,
+    "ultraserver": lambda r: r.location.ultraserver or f"{r.location.rack} (no UltraServer)",
+    "node": lambda r: r.instance_id,
+}
+HEALTH_RANK = {"healthy": 0, "degraded": 1, "hung": 2, "failed": 3, "lost": 4, "down": 5}
+COLUMNS = (
+    Column("name", "NAME", 26), Column("kind", "TYPE", 15), Column("where", "WHERE", 22),
+    Column("util", "UTIL", 7), Column("hbm", "HBM", 7), Column("power", "POWER", 8),
+    Column("temp", "TEMP", 6), Column("health", "HEALTH", 14), Column("jobs", "JOBS", 12),
+)
+# Fleets up to this many nodes open on the node table; bigger ones open grouped by rack.
+NODE_LEVEL_MAX = 400
+
+
+def node_chip_mask(summary: FleetSummary, nodes: Sequence[int]) -> npt.NDArray[np.bool_]:
+    """Chips of `nodes` in topology order (NodeRow.chips, cumulated, gives the offsets)."""
+    counts = np.fromiter((r.chips for r in summary.nodes), dtype=np.int64,
+                         count=len(summary.nodes))
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    mask = np.zeros(int(starts[-1]), dtype=bool)
+    for n in nodes:
+        mask[starts[n]:starts[n + 1]] = True
+    return mask
+
+
+def chip_node(summary: FleetSummary, chip: int) -> NodeRow | None:
+    counts = np.fromiter((r.chips for r in summary.nodes), dtype=np.int64,
+                         count=len(summary.nodes))
+    idx = int(np.searchsorted(np.cumsum(counts), chip, side="right"))
+    return summary.nodes[idx] if idx < len(summary.nodes) else None
+
+
+class FleetScreen(DataScreen):
+    VIEW = "fleet"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "drill", "Open", show=False),
+        Binding("g", "cycle_level", "Group"),
+        Binding("m", "cycle_metric", "Metric"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.level: str | None = None  # chosen on the first frame, from the fleet's size
+        self.scope: list[tuple[str, str]] = []  # (level, group) drilled into
+        self._groups: dict[str, list[int]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Vertical(id="fleet-body"):
+            yield KeyedTable(COLUMNS, sort_by="name", id="fleet-table")
+            yield HeatmapView(id="heatmap")
+        yield from self.compose_footer()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#fleet-table", KeyedTable)
+
+    @property
+    def heatmap(self) -> HeatmapView:
+        return self.query_one(HeatmapView)
+
+    # --- drawing -------------------------------------------------------------------------
+    def draw(self, frame: Frame) -> None:
+        s = frame.summary
+        if s is None:
+            return
+        if self.level is None:
+            self.level = "node" if len(s.nodes) <= NODE_LEVEL_MAX else "rack"
+        rows = [r for r in s.nodes if all(GROUP_OF[lv](r) == g for lv, g in self.scope)]
+        group = GROUP_OF[self.level]
+        self._groups = {}
+        for r in rows:
+            self._groups.setdefault(group(r), []).append(r.node)
+        by_node = s.nodes
+        cells: dict[str, tuple[Cell, ...]] = {}
+        for key, members in self._groups.items():
+            row = (self._node_cells(by_node[members[0]]) if self.level == "node"
+                   else self._group_cells(key, [by_node[n] for n in members]))
+            if self.matches(*(str(c.text) for c in row)):
+                cells[key] = row
+        self.table.sync(cells)
+        hm = self.heatmap
+        hm.set_heatmap(s.heatmap)
+        self._highlight_cursor()
+        where = " › ".join(g for _, g in self.scope) or "all"
+        self.table.border_title = f"{self.level}s in {where} ({len(cells)})"
+        hm.border_title = (f"{hm.metric} · {s.heatmap.chips:,} chips · "
+                           f"{hm.chips_per_cell} chip(s)/cell · m: metric")
+
+    @staticmethod
+    def _node_cells(r: NodeRow) -> tuple[Cell, ...]:
+        loc = r.location
+        hbm = r.hbm_used_bytes / max(r.hbm_total_bytes, 1.0)
+        health = r.health if r.up else "down"
+        if r.unhealthy_chips:
+            health += f" ({r.unhealthy_chips})"
+        return (
+            Cell(r.instance_id, sort=r.instance_id),
+            Cell(loc.instance_type, sort=loc.instance_type),
+            Cell(loc.ultraserver or loc.rack.rsplit("-", 2)[-1], sort=loc.rack),
+            num(r.utilization, f"{r.utilization:.0%}", util_style(r.utilization)),
+            num(hbm, f"{hbm:.0%}", mem_style(hbm)),
+            num(r.power_watts, watts_text(r.power_watts)),
+            num(r.temperature_max_celsius, f"{r.temperature_max_celsius:.0f}°C",
+                temp_style(r.temperature_max_celsius)),
+            Cell(health, health_style(r.health if r.up else "down"),
+                 sort=HEALTH_RANK.get(r.health, 9) * 1000 + r.unhealthy_chips),
+            Cell(",".join(map(str, r.job_ids)) or "idle", "" if r.job_ids else "dim",
+                 sort=len(r.job_ids)),
+        )
+
+    def _group_cells(self, key: str, rows: list[NodeRow]) -> tuple[Cell, ...]:
+        chips = sum(r.chips for r in rows)
+        util = sum(r.utilization * r.chips for r in rows) / max(chips, 1)
+        hbm = sum(r.hbm_used_bytes for r in rows) / max(sum(r.hbm_total_bytes for r in rows), 1)
+        power = sum(r.power_watts for r in rows)
+        temp = max(r.temperature_max_celsius for r in rows)
+        bad = sum(r.unhealthy_chips for r in rows) + sum(r.chips for r in rows if not r.up)
+        jobs = {j for r in rows for j in r.job_ids}
+        loc = rows[0].location
+        parent = loc.availability_zone if self.level != "az" else loc.region
+        return (
+            Cell(key, sort=key),
+            num(len(rows), f"{len(rows)} nodes"),
+            Cell(parent, sort=parent),
+            num(util, f"{util:.0%}", util_style(util)),
+            num(hbm, f"{hbm:.0%}", mem_style(hbm)),
+            num(power, watts_text(power)),
+            num(temp, f"{temp:.0f}°C", temp_style(temp)),
+            Cell(f"{bad} bad chips" if bad else "healthy", "red" if bad else "green", sort=bad),
+            num(len(jobs), f"{len(jobs)} jobs" if jobs else "idle"),
+        )
+
+    def _highlight_cursor(self) -> None:
+        frame = self.neuron_app.frame
+        key = self.table.cursor_key
+        if frame is None or frame.summary is None or key is None or key not in self._groups:
+            self.heatmap.set_highlight(None)
+            return
+        self.heatmap.set_highlight(node_chip_mask(frame.summary, self._groups[key]))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._highlight_cursor()
+
+    # --- actions -----------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_drill()
+
+    def action_drill(self) -> None:
+        key = self.table.cursor_key
+        if key is None or self.level is None:
+            return
+        if self.level == "node":
+            self.neuron_app.open_node(key)
+            return
+        self.scope.append((self.level, key))
+        self.level = LEVELS[LEVELS.index(self.level) + 1]
+        self.redraw()
+
+    def go_back(self) -> None:
+        if self.scope:
+            self.level, _ = self.scope.pop()
+            self.redraw()
+
+    def action_cycle_level(self) -> None:
+        self.scope.clear()
+        self.level = LEVELS[(LEVELS.index(self.level or "node") + 1) % len(LEVELS)]
+        self.redraw()
+
+    def action_cycle_metric(self) -> None:
+        hm = self.heatmap
+        hm.set_metric(HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)])
+        self.redraw()
+
+    def action_cycle_sort(self) -> None:
+        self.table.cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.table.set_sort(self.table.sort_by, reverse=not self.table.reverse)
+
+    def on_chip_clicked(self, event: ChipClicked) -> None:
+        frame = self.neuron_app.frame
+        if frame is not None and frame.summary is not None:
+            row = chip_node(frame.summary, event.chip)
+            if row is not None:
+                self.neuron_app.open_node(row.instance_id)

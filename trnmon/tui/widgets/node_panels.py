@@ -1,0 +1,156 @@
+"""Node view panels rendered as Rich text that adapts to the widget's width.
+
+* CoreGrid: AWS neuron-top's ND × NC grid, `||||` bar plus `[56.8%]`, or TFLOPS (`f`).
+* TorusView: the node's NeuronLink grid (4×4 torus, or the Inferentia2 ring) with each
+  link's throughput; degraded links yellow `!`, down links red `✕`.
+* HostPanel: host vCPU (system and runtime) and memory bars.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from trnmon.api.models import LinkDetail, NodeDetail
+from trnmon.tui.text import DIM, LINK_STYLE, bar, bar_pct, bytes_text, mem_style
+
+
+class CoreGrid(Widget):
+    DEFAULT_CSS = "CoreGrid { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: NodeDetail | None = None
+        self.flops = False
+
+    def set_detail(self, detail: NodeDetail | None) -> None:
+        self.detail = detail
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        d = self.detail
+        if d is None:
+            return Text("loading…", style=DIM)
+        ncores = max((len(dev.logical_cores) for dev in d.devices), default=0)
+        utils = [c.utilization for dev in d.devices for c in dev.logical_cores]
+        avg = sum(utils) / max(len(utils), 1)
+        peak = max((c.flops for dev in d.devices for c in dev.logical_cores), default=1.0)
+        title = (f"NeuronCore {d.core_version} {'TFLOPS' if self.flops else 'Utilization'} "
+                 f"(Avg: {avg:.2%})")
+        cell_w = max(10, (self.size.width - 6) // max(ncores, 1))
+        bar_w = max(1, cell_w - 10)
+        lines = [Text(title, style="bold")]
+        for dev in d.devices:
+            line = Text(f"ND{dev.device:<3} ")
+            for c in dev.logical_cores:
+                if self.flops:
+                    tf = c.flops / 1e12
+                    line.append_text(bar(c.flops / max(peak, 1.0), bar_w))
+                    line.append(f"[{tf:6.1f}T]")
+                else:
+                    line.append_text(bar_pct(c.utilization, bar_w))
+                line.append(" ")
+            lines.append(line)
+        return Text("\n").join(lines)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return 1 + (len(self.detail.devices) if self.detail else 0)
+
+
+class HostPanel(Widget):
+    DEFAULT_CSS = "HostPanel { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: NodeDetail | None = None
+
+    def set_detail(self, detail: NodeDetail | None) -> None:
+        self.detail = detail
+        self.refresh()
+
+    def render(self) -> Text:
+        d = self.detail
+        if d is None:
+            return Text("")
+        h = d.host
+        w = max(8, self.size.width - 34)
+        mem = h.memory_used_bytes / max(h.memory_total_bytes, 1.0)
+        return Text("\n").join([
+            Text(f"Host · {h.vcpus} vCPU", style="bold"),
+            Text.assemble("System vCPU  ", bar(h.vcpu_user_ratio + h.vcpu_system_ratio, w),
+                          f" [{h.vcpu_user_ratio:.1%}, {h.vcpu_system_ratio:.1%}]"),
+            Text.assemble("Runtime vCPU ", bar(h.runtime_vcpu_user_ratio
+                                               + h.runtime_vcpu_system_ratio, w),
+                          f" [{h.runtime_vcpu_user_ratio:.1%}, "
+                          f"{h.runtime_vcpu_system_ratio:.1%}]"),
+            Text.assemble("Memory       ", bar(mem, w, mem_style(mem)),
+                          f" {bytes_text(h.memory_used_bytes)}/"
+                          f"{bytes_text(h.memory_total_bytes)}"),
+        ])
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return 4
+
+
+def link_label(link: LinkDetail, rate: float | None) -> Text:
+    style = LINK_STYLE.get(link.state, "yellow")
+    mark = {"down": "✕", "degraded": "!"}.get(link.state, "")
+    value = "  ?  " if rate is None else f"{rate / 1e9:5.1f}"
+    return Text(f"{mark}{value}", style=style)
+
+
+class TorusView(Widget):
+    DEFAULT_CSS = "TorusView { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: NodeDetail | None = None
+        self.rates: dict[tuple[int, str], float] = {}
+
+    def set_detail(self, detail: NodeDetail | None,
+                   rates: dict[tuple[int, str], float]) -> None:
+        self.detail, self.rates = detail, rates
+        self.refresh(layout=True)
+
+    def _lines(self) -> list[Text]:
+        d = self.detail
+        if d is None:
+            return []
+        links = {(dev.device, ln.port): ln for dev in d.devices for ln in dev.links}
+        n = len(d.devices)
+        torus = any(port == "right" for _, port in links)
+        cols = 4 if torus else min(n, 6)
+        out = [Text(f"NeuronLink {'4×4 torus' if torus else 'ring'} · GB/s per link "
+                    "(tx) · ! degraded ✕ down", style="bold")]
+        across = "right" if torus else "left"
+        for r in range((n + cols - 1) // cols):
+            row, under = Text(), Text()
+            for c in range(cols):
+                dev = r * cols + c
+                if dev >= n:
+                    break
+                row.append(f"ND{dev:<2}", style="bold")
+                ln = links.get((dev, across))
+                row.append_text(Text("─") + (link_label(ln, self.rates.get((dev, across)))
+                                             if ln else Text("     ")) + Text("─ "))
+                down = links.get((dev, "down"))
+                under.append_text(Text("│") + (link_label(down, self.rates.get((dev, "down")))
+                                               if down else Text("     ")) + Text("     "))
+            out.append(row)
+            if torus:
+                out.append(under)
+        us = [ln for (dev, port), ln in links.items() if port.startswith("us_")]
+        if us:
+            bad = [ln for ln in us if ln.state != "up"]
+            total = sum(self.rates.get((0, p), 0.0) for p in ("us_prev", "us_next"))
+            out.append(Text.assemble(
+                "UltraServer ring: ", f"{len(us)} links, ",
+                (f"{len(bad)} not up" if bad else "all up", "red" if bad else "green"),
+                f", ND0 {total / 1e9:.1f} GB/s"))
+        return out
+
+    def render(self) -> Text:
+        return Text("\n").join(self._lines())
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return len(self._lines())
