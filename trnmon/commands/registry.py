@@ -15,6 +15,12 @@ REGISTRARS: list[Registrar] = []
 
 def load_all() -> list[Registrar]:
     """Import the modules that register subcommands, then return their registrars."""
-    from trnmon.commands import bench, control, daemon, metrics  # noqa: F401
+    from trnmon.commands import (  # noqa: F401
+        bench,
+        control,
+        daemon,
+        dashboards,
+        metrics,
+    )
 
     return REGISTRARS

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
+from trnmon.api.models import FleetSummary
 from trnmon.cli import _Parser, add_fleet_args, fleet_config
 from trnmon.errors import TrnmonError
 from trnmon.sources.base import FleetSource
@@ -26,16 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="screen refresh interval in seconds (default 1; +/- change it)")
     p.add_argument("--once", action="store_true",
                    help="print the fleet summary as text and exit (for scripts)")
-    p.add_argument("--connect", metavar="URL", help="attach to a trnmon daemon (not yet)")
+    p.add_argument("--connect", metavar="URL",
+                   help="attach to a trnmon daemon, e.g. http://127.0.0.1:9464")
     return p
 
 
 def make_source(args: argparse.Namespace) -> FleetSource:
-    """The one place a source is picked. The daemon source plugs in here:
-    `if args.connect: return RemoteSource(args.connect)` (trnmon/sources/remote.py)."""
+    """The one place a source is picked: a daemon, or an embedded fleet."""
     if args.connect:
-        raise TrnmonError("--connect: the daemon source is not available yet; "
-                          "run without --connect for the embedded fleet")
+        from trnmon.sources.remote import RemoteSource
+
+        try:
+            return RemoteSource(args.connect)
+        except ValueError as exc:
+            raise TrnmonError(f"--connect: {exc}") from None
     if not args.speed >= 0:
         raise TrnmonError(f"--speed must be >= 0 (got {args.speed})")
     from trnmon.sources.embedded import EmbeddedSource
@@ -43,13 +49,29 @@ def make_source(args: argparse.Namespace) -> FleetSource:
     return EmbeddedSource(fleet_config(args), speed=args.speed)
 
 
+ONCE_TIMEOUT_S = 10.0
+
+
+def wait_for_summary(source: FleetSource, timeout: float) -> FleetSummary | None:
+    deadline = time.monotonic() + timeout
+    while (summary := source.latest()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return summary
+
+
 def run_once(source: FleetSource) -> int:
     from trnmon.sources.embedded import EmbeddedSource
     from trnmon.tui.text import once_text
 
-    summary = source.step() if isinstance(source, EmbeddedSource) else source.latest()
+    summary: FleetSummary | None
+    if isinstance(source, EmbeddedSource):
+        summary = source.step()
+    else:
+        source.start()
+        summary = wait_for_summary(source, ONCE_TIMEOUT_S)
+        source.stop()
     if summary is None:
-        raise TrnmonError("no fleet summary available")
+        raise TrnmonError(f"no fleet summary from {source.status.text}")
     print(once_text(summary))
     return 0
 
