@@ -158,10 +158,8 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
                              {"instance_id": n2, "neuron_device": "9"}),
         "hbm_ecc_corrected": ("NeuronCorrectableECCStorm", {
             "instance_id": n2, "neuron_device": "2", "event_type": "mem_ecc_corrected"}),
-        # The emulator's storm adds its events to the HBM column even for an SRAM storm
-        # (trnmon/sim/faults.py), so only the device is pinned here.
-        "sram_ecc_corrected": ("NeuronCorrectableECCStorm",
-                               {"instance_id": n2, "neuron_device": "3"}),
+        "sram_ecc_corrected": ("NeuronCorrectableECCStorm", {
+            "instance_id": n2, "neuron_device": "3", "event_type": "sram_ecc_corrected"}),
         "node_loss": ("NeuronNodeDown", {"instance_id": n3}),
         "submit:oversized job": ("NeuronDeviceHBMNearCapacity", {"instance_id": n4}),
         "submit:idle serving job": ("NeuronAllocatedIdle", {"instance_id": n5}),

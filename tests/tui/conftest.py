@@ -3,16 +3,11 @@ waits for a condition instead of sleeping."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fakes import FakeSource
-
+from tests.tui.fakes import FakeSource
 from trnmon.tui.app import NeuronTopApp
 from trnmon.tui.messages import SummaryReady
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from conftest import DrivenApp, settle
-from fakes import FakeSource
 from textual.pilot import Pilot
 
+from tests.tui.conftest import DrivenApp, settle
+from tests.tui.fakes import FakeSource
 from trnmon.tui.screens.device import DeviceScreen
 from trnmon.tui.screens.events import EventsScreen
 from trnmon.tui.screens.fleet import FleetScreen

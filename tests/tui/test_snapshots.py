@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import DrivenApp, settle
-from fakes import FakeSource
 from textual.pilot import Pilot
+
+from tests.tui.conftest import DrivenApp, settle
+from tests.tui.fakes import FakeSource
 
 SIZES = [(80, 24), (160, 50)]
 

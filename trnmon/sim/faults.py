@@ -87,7 +87,8 @@ class FaultEngine:
         w = rng.lognormal(mean=0.0, sigma=1.6, size=topo.n_chips)
         self.ecc_cdf = np.cumsum(w / w.sum())
         self.ambient_offset = np.zeros(topo.n_chips, dtype=np.float32)
-        self.storm_rate = np.zeros(topo.n_chips, dtype=np.float64)  # corrected ECC per s
+        # Injected correctable-ECC storms, events/s per chip: (mem, sram) columns.
+        self.storm_rate = np.zeros((topo.n_chips, 2), dtype=np.float64)
         self.links_changed = False
 
     # --- random faults: counts, then positions ----------------------------------------
@@ -113,9 +114,11 @@ class FaultEngine:
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("mem_ecc_corrected")], chips[~sram], 1)
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("sram_ecc_corrected")], chips[sram], 1)
         # Injected storms and degraded links: deterministic rates.
-        storming = np.flatnonzero(self.storm_rate)
+        storming = np.flatnonzero(self.storm_rate.any(axis=1))
         if storming.size:
-            self.state.ecc[storming, 0] += self.storm_rate[storming] * dt
+            for col, name in enumerate(("mem_ecc_corrected", "sram_ecc_corrected")):
+                self.state.ecc[storming, ECC_EVENTS.index(name)] += (
+                    self.storm_rate[storming, col] * dt)
         for f in self.active.values():
             if f.kind == FaultKind.LINK_DEGRADED:
                 self.state.link_errors[f.chip, f.port] += DEGRADED_LINK_ERRORS_PER_S * dt
@@ -153,9 +156,9 @@ class FaultEngine:
             st.health[chip] = Health.FAILED
             self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
-            idx = 0 if kind == FaultKind.HBM_ECC_CORRECTED else ecc("sram_ecc_corrected")
-            st.ecc[chip, idx] += 1
-            self.storm_rate[chip] += STORM_RATE_PER_S
+            sram = kind == FaultKind.SRAM_ECC_CORRECTED
+            st.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
+            self.storm_rate[chip, int(sram)] += STORM_RATE_PER_S
         elif kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             new = LinkState.DOWN if kind == FaultKind.LINK_DOWN else LinkState.DEGRADED
             self._set_link(chip, port, new)
@@ -185,7 +188,9 @@ class FaultEngine:
                                               FaultKind.CHIP_HANG)):
                 st.health[f.chip] = Health.HEALTHY
         elif f.kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
-            self.storm_rate[f.chip] = max(0.0, self.storm_rate[f.chip] - STORM_RATE_PER_S)
+            col = int(f.kind == FaultKind.SRAM_ECC_CORRECTED)
+            self.storm_rate[f.chip, col] = max(0.0, self.storm_rate[f.chip, col]
+                                               - STORM_RATE_PER_S)
         elif f.kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             others = [o for o in self.active.values() if o.chip == f.chip and o.port == f.port
                       and o.kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED)]

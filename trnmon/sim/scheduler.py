@@ -92,7 +92,8 @@ class Scheduler:
                            global_batch=64 * k, **common)
         if kind.training:
             fam = "trn1" if ("trn1" in fams and rng.random() < 0.3) else "trn2"
-            model = "llama3-8b" if kind == JobKind.FINETUNE else "llama3-70b"
+            # Trn1's 32 GiB per chip cannot hold 70B training state on one node.
+            model = "llama3-70b" if (kind == JobKind.PRETRAIN and fam == "trn2") else "llama3-8b"
             return JobSpec(kind=kind.label, model=model,
                            nodes=int(rng.choice([1, 2, 4])), instance_family=fam, tp=16,
                            seq_len=4096, global_batch=128, **common)
