@@ -1,8 +1,9 @@
 """Headless measurements for `trnmon bench tui` (kept here: only trnmon.tui imports textual).
 
 refresh: a new FleetSummary is posted as SummaryReady; the clock stops when the message has
-been handled (tables diffed inside batch_update) and the app is idle again, i.e. the
-compositor has repainted the (headless) screen. first_frame: App construction to the
+been handled (tables diffed inside batch_update) and the screen's pending update has been
+composited (the same synchronous flush Pilot uses), without Pilot's idle-detection sleeps,
+which would time the harness rather than the UI. first_frame: App construction to the
 first applied frame, with the source started by the app (engine build excluded: the source
 is built beforehand, as the CLI does before the app starts).
 """
@@ -30,11 +31,12 @@ def measure_refresh(source: EmbeddedSource, summaries: list[FleetSummary], *,
         async with app.run_test(size=size) as pilot:
             for i, summary in enumerate(summaries):
                 frame = Frame(summary=summary, status=source.status, focus=Focus())
+                await pilot.pause()  # settle before timing
                 t0 = time.perf_counter()
                 app.post_message(SummaryReady(frame))
-                await pilot.pause()
                 while app.frames_applied <= i:
-                    await pilot.pause()
+                    await asyncio.sleep(0)
+                app.screen._on_timer_update()  # composite the pending screen update now
                 times.append((time.perf_counter() - t0) * 1e3)
 
     asyncio.run(run())

@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
+
+SegmentLines = list[list[Segment]]
+CELL_CACHE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class KeyedTable(DataTable[Cell]):
         self.sort_by = sort_by or self.specs[0].key
         self.reverse = reverse
         self._shown: dict[str, tuple[Cell, ...]] = {}
+        self._cells: dict[tuple[object, ...], tuple[object, SegmentLines]] = {}
         self._sorted_for: tuple[str, bool] | None = None
 
     def on_mount(self) -> None:
@@ -115,6 +121,34 @@ class KeyedTable(DataTable[Cell]):
     def cycle_sort(self) -> None:
         keys = [c.key for c in self.specs]
         self.set_sort(keys[(keys.index(self.sort_by) + 1) % len(keys)], reverse=self.reverse)
+
+    # --- rendering ---------------------------------------------------------------------
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> SegmentLines:
+        """DataTable re-renders every visible cell after any update (its cache key holds an
+        update counter); keyed by what the cell shows instead, only changed cells render."""
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        value = self._data[row_key][column_key]
+        key = (row_index, column_index, base_style, width, cursor, hover,
+               self._show_hover_cursor, self._pseudo_class_state)
+        hit = self._cells.get(key)
+        # sync() replaces a cell object only when what it shows changed, so identity is
+        # the test (the entry holds the object, so its id cannot be reused meanwhile).
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                     hover)
+        if len(self._cells) >= CELL_CACHE:
+            self._cells.clear()  # a bound: the next repaint refills it
+        self._cells[key] = (value, lines)
+        return lines
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
