@@ -20,7 +20,9 @@ def load_all() -> list[Registrar]:
         control,
         daemon,
         dashboards,
+        exporter,
         metrics,
+        monitor,
     )
 
     return REGISTRARS

@@ -164,6 +164,18 @@ async def api_node(request: web.Request) -> web.Response:
     return json_bytes(node_detail(snap, node).model_dump_json().encode())
 
 
+@ROUTES.get("/api/v1/nodes/{instance_id}/neuron-monitor")
+async def api_node_neuron_monitor(request: web.Request) -> web.Response:
+    """One neuron-monitor report line (JSON) for the node: counts since the previous
+    request for that node (trnmon/neuron_monitor/report.py)."""
+    from trnmon.neuron_monitor.report import reporter_for
+
+    st = _state(request)
+    snap = st.runner.snapshot
+    node = resolve_node(snap.topology, request.match_info["instance_id"])
+    return web.json_response(reporter_for(st.runner).report(snap, node))
+
+
 @ROUTES.get("/api/v1/jobs")
 async def api_jobs(request: web.Request) -> web.Response:
     snap = _state(request).runner.snapshot

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,20 +138,21 @@ def _comma(text: str) -> str:
     return "," + text if text else ""
 
 
-def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> NodeLayout:
-    """Label text is assembled per metric as node part + scope item part + enum part +
+ScopeItems = Callable[[Metric, tuple[str, ...]], list[dict[str, str]]]
+
+
+def build_template(metrics: Iterable[Metric], ctx: dict[str, str], items: ScopeItems
+                   ) -> tuple[str, dict[str, int]]:
+    """The exposition template of `metrics` and their series counts.
+
+    Label text is assembled per metric as node part (labels found in `ctx`) + scope item
+    part (`items(metric, scope_labels)`: one dict per series group) + enum part +
     constant part (the catalog declares labels in that order), so each series costs one
     string concatenation rather than a dict merge."""
-    numbering = topo.numbering(node)
-    chips = topo.node_chips(node)
-    valid = topo.port_valid[chips.start:chips.stop]
-    link_chip_local, link_port = np.nonzero(valid)
-    link_chip = link_chip_local + chips.start
-    ctx = node_context(topo, node, jobs)
     scope_cache: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     parts: list[str] = []
     counts: dict[str, int] = {}
-    for m in CATALOG:
+    for m in metrics:
         help_text = m.help.replace("\\", "\\\\").replace("\n", "\\n")
         parts.append(f"# HELP {m.name} {help_text}\n# TYPE {m.name} {m.exposition_type}\n")
         placeholder = "%r" if m.type == "counter" or m.name in EXACT_GAUGES else "%.9g"
@@ -164,9 +165,8 @@ def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> NodeLay
         assert order == list(m.label_names), f"{m.name}: labels out of layout order"
         key = (m.scope, scope_part)
         if key not in scope_cache:
-            scope_cache[key] = [
-                _labels([(k, item[k]) for k in scope_part])
-                for item in scope_items(m, topo, node, jobs, link_chip, link_port)]
+            scope_cache[key] = [_labels([(k, item[k]) for k in scope_part])
+                                for item in items(m, scope_part)]
         scope_texts = scope_cache[key]
         enum_texts = [_labels(list(zip([n for n, _ in m.enums], combo, strict=True)))
                       for combo in itertools.product(*(v for _, v in m.enums))]
@@ -183,12 +183,26 @@ def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> NodeLay
                  for s_text in scopes for e_text in enums]
         parts.extend(lines)
         counts[m.name] = len(lines)
+    return "".join(parts), counts
+
+
+def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> NodeLayout:
+    numbering = topo.numbering(node)
+    chips = topo.node_chips(node)
+    valid = topo.port_valid[chips.start:chips.stop]
+    link_chip_local, link_port = np.nonzero(valid)
+    link_chip = link_chip_local + chips.start
+
+    def items(m: Metric, scope_part: tuple[str, ...]) -> list[dict[str, str]]:
+        return list(scope_items(m, topo, node, jobs, link_chip, link_port))
+
+    template, counts = build_template(CATALOG, node_context(topo, node, jobs), items)
     return NodeLayout(
         node=node, chips=slice(chips.start, chips.stop), lnc=numbering.lnc,
         logical_per_chip=numbering.logical_per_chip,
         physical_per_chip=numbering.logical_per_chip * numbering.lnc,
         link_index=(link_chip_local * valid.shape[1] + link_port).astype(np.intp),
-        jobs=jobs, counts=counts, template="".join(parts), series=sum(counts.values()))
+        jobs=jobs, counts=counts, template=template, series=sum(counts.values()))
 
 
 def expected_series(topo: Topology, node: int, jobs: int = 0, leads: int = 0) -> int:

@@ -30,11 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the fleet summary as text and exit (for scripts)")
     p.add_argument("--connect", metavar="URL",
                    help="attach to a trnmon daemon, e.g. http://127.0.0.1:9464")
+    p.add_argument("--neuron-monitor", nargs="?", const="neuron-monitor", metavar="COMMAND",
+                   help="a real host: neuron-monitor JSON lines from stdin ('-', or when "
+                        "piped) or from COMMAND (default neuron-monitor)")
     return p
 
 
 def make_source(args: argparse.Namespace) -> FleetSource:
     """The one place a source is picked: a daemon, or an embedded fleet."""
+    if args.neuron_monitor:
+        from trnmon.sources.neuron_monitor import source_for_flag
+
+        return source_for_flag(args.neuron_monitor, interactive=not args.once)
     if args.connect:
         from trnmon.sources.remote import RemoteSource
 

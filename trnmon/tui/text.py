@@ -6,6 +6,8 @@ yellow is busy, red needs a look. Temperature and power use their own bands.
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from trnmon.api.models import FleetSummary
@@ -47,12 +49,21 @@ def rate_text(bps: float) -> str:
     return f"{bps:.0f} B/s"
 
 
+NA = "–"  # a value the source does not report (real hosts: no power, no temperature)
+
+
 def watts_text(w: float) -> str:
+    if math.isnan(w):
+        return NA
     if w >= 1e6:
         return f"{w / 1e6:.2f} MW"
     if w >= 1e4:
         return f"{w / 1e3:.1f} kW"
     return f"{w:.0f} W"
+
+
+def celsius_text(c: float, digits: int = 0) -> str:
+    return NA if math.isnan(c) else f"{c:.{digits}f}°C"
 
 
 def count_text(n: float) -> str:

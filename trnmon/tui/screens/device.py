@@ -16,6 +16,7 @@ from trnmon.tui.text import (
     LINK_STYLE,
     bar,
     bytes_text,
+    celsius_text,
     count_text,
     health_style,
     rate_text,
@@ -106,7 +107,7 @@ class DeviceScreen(DataScreen):
             (dev.health, health_style(dev.health)),
             ("  THROTTLED" if dev.throttled else "", "bold yellow"),
             f"  clock {dev.clock_ratio:.0%}  ",
-            (f"{dev.temperature_celsius:.1f}°C", temp_style(dev.temperature_celsius)),
+            (celsius_text(dev.temperature_celsius, 1), temp_style(dev.temperature_celsius)),
             f"  {watts_text(dev.power_watts)}  energy {dev.energy_joules / 3.6e6:.2f} kWh  ",
             f"HBM {bytes_text(used)}/{bytes_text(dev.hbm_total_bytes)} "
             f"(bw {dev.hbm_bandwidth_utilization:.0%})  job {dev.job_id or '-'}"))
@@ -120,7 +121,7 @@ class DeviceScreen(DataScreen):
                 last = values[-1] if values else 0.0
                 shown = (f"{last:.0%}" if key == "utilization" else bytes_text(last)
                          if key.startswith("hbm") else watts_text(last)
-                         if key.startswith("power") else f"{last:.1f}°C")
+                         if key.startswith("power") else celsius_text(last, 1))
                 self.query_one(f"#label-{key}", Label).update(
                     f"{label} {shown} · {len(values)} ticks")
         rows: dict[str, tuple[Cell, ...]] = {}

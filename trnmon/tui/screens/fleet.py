@@ -20,7 +20,14 @@ from textual.widgets import DataTable
 from trnmon.api.models import HEAT_METRICS, FleetSummary, NodeRow
 from trnmon.tui.messages import ChipClicked, Frame
 from trnmon.tui.screens.base import DataScreen
-from trnmon.tui.text import health_style, mem_style, temp_style, util_style, watts_text
+from trnmon.tui.text import (
+    celsius_text,
+    health_style,
+    mem_style,
+    temp_style,
+    util_style,
+    watts_text,
+)
 from trnmon.tui.widgets.heatmap import HeatmapView
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
@@ -132,7 +139,7 @@ class FleetScreen(DataScreen):
             num(r.utilization, f"{r.utilization:.0%}", util_style(r.utilization)),
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(r.power_watts, watts_text(r.power_watts)),
-            num(r.temperature_max_celsius, f"{r.temperature_max_celsius:.0f}°C",
+            num(r.temperature_max_celsius, celsius_text(r.temperature_max_celsius),
                 temp_style(r.temperature_max_celsius)),
             Cell(health, health_style(r.health if r.up else "down"),
                  sort=HEALTH_RANK.get(r.health, 9) * 1000 + r.unhealthy_chips),
@@ -157,7 +164,7 @@ class FleetScreen(DataScreen):
             num(util, f"{util:.0%}", util_style(util)),
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(power, watts_text(power)),
-            num(temp, f"{temp:.0f}°C", temp_style(temp)),
+            num(temp, celsius_text(temp), temp_style(temp)),
             Cell(f"{bad} bad chips" if bad else "healthy", "red" if bad else "green", sort=bad),
             num(len(jobs), f"{len(jobs)} jobs" if jobs else "idle"),
         )

@@ -19,6 +19,7 @@ from trnmon.tui.messages import Focus, Frame
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.text import (
     bytes_text,
+    celsius_text,
     health_style,
     mem_style,
     temp_style,
@@ -108,7 +109,7 @@ class NodeScreen(DataScreen):
                 *(num(dev.hbm_used_bytes.get(k, 0.0),
                       bytes_text(dev.hbm_used_bytes.get(k, 0.0))) for k, _ in HBM_COLUMNS),
                 num(dev.power_watts, watts_text(dev.power_watts)),
-                num(dev.temperature_celsius, f"{dev.temperature_celsius:.0f}°C",
+                num(dev.temperature_celsius, celsius_text(dev.temperature_celsius),
                     temp_style(dev.temperature_celsius)),
                 num(dev.job_id, str(dev.job_id) if dev.job_id else "-"),
             )
