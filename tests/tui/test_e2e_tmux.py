@@ -52,7 +52,7 @@ def wait_for(name: str, text: str, timeout: float = 20.0) -> str:
 
 def test_neuron_top_in_tmux(session: str) -> None:
     screen = wait_for(session, "chips 92")
-    assert "embedded tiny" in screen and "trn2u.48xlarge" in screen
+    assert "embedded tiny" in screen and "i-0547485b01b99ee63" in screen and "UTIL" in screen
     tmux("send-keys", "-t", session, "Enter")
     wait_for(session, "NeuronCore v3d Utilization")
     wait_for(session, "ND15")

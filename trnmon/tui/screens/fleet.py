@@ -39,10 +39,11 @@ GROUP_OF: dict[str, Callable[[NodeRow], str]] = {
     "node": lambda r: r.instance_id,
 }
 HEALTH_RANK = {"healthy": 0, "degraded": 1, "hung": 2, "failed": 3, "lost": 4, "down": 5}
+# Vital signs first: on an 80-column terminal they stay visible, placement scrolls off.
 COLUMNS = (
-    Column("name", "NAME", 26), Column("kind", "TYPE", 15), Column("where", "WHERE", 22),
-    Column("util", "UTIL", 7), Column("hbm", "HBM", 7), Column("power", "POWER", 8),
-    Column("temp", "TEMP", 6), Column("health", "HEALTH", 14), Column("jobs", "JOBS", 12),
+    Column("name", "NAME", 26), Column("util", "UTIL", 5), Column("hbm", "HBM", 5),
+    Column("power", "POWER", 8), Column("temp", "TEMP", 5), Column("health", "HEALTH", 12),
+    Column("jobs", "JOBS", 10), Column("kind", "TYPE", 15), Column("where", "WHERE", 22),
 )
 # Fleets up to this many nodes open on the node table; bigger ones open grouped by rack.
 NODE_LEVEL_MAX = 400
@@ -134,8 +135,6 @@ class FleetScreen(DataScreen):
             health += f" ({r.unhealthy_chips})"
         return (
             Cell(r.instance_id, sort=r.instance_id),
-            Cell(loc.instance_type, sort=loc.instance_type),
-            Cell(loc.ultraserver or loc.rack.rsplit("-", 2)[-1], sort=loc.rack),
             num(r.utilization, f"{r.utilization:.0%}", util_style(r.utilization)),
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(r.power_watts, watts_text(r.power_watts)),
@@ -145,6 +144,8 @@ class FleetScreen(DataScreen):
                  sort=HEALTH_RANK.get(r.health, 9) * 1000 + r.unhealthy_chips),
             Cell(",".join(map(str, r.job_ids)) or "idle", "" if r.job_ids else "dim",
                  sort=len(r.job_ids)),
+            Cell(loc.instance_type, sort=loc.instance_type),
+            Cell(loc.ultraserver or loc.rack.rsplit("-", 2)[-1], sort=loc.rack),
         )
 
     def _group_cells(self, key: str, rows: list[NodeRow]) -> tuple[Cell, ...]:
@@ -159,14 +160,14 @@ class FleetScreen(DataScreen):
         parent = loc.availability_zone if self.level != "az" else loc.region
         return (
             Cell(key, sort=key),
-            num(len(rows), f"{len(rows)} nodes"),
-            Cell(parent, sort=parent),
             num(util, f"{util:.0%}", util_style(util)),
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(power, watts_text(power)),
             num(temp, celsius_text(temp), temp_style(temp)),
             Cell(f"{bad} bad chips" if bad else "healthy", "red" if bad else "green", sort=bad),
             num(len(jobs), f"{len(jobs)} jobs" if jobs else "idle"),
+            num(len(rows), f"{len(rows)} nodes"),
+            Cell(parent, sort=parent),
         )
 
     def _highlight_cursor(self) -> None:
