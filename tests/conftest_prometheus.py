@@ -31,12 +31,13 @@ def free_port() -> int:
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, sd_url: str, interval: str = "1s") -> None:
+    def __init__(self, workdir: Path, sd_url: str, interval: str = "1s",
+                 config: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "prometheus.yml"
-        # JSON is YAML: no YAML library needed.
-        self.config.write_text(json.dumps({
+        # JSON is YAML: no YAML library needed. `config` replaces the default one.
+        self.config.write_text(json.dumps(config or {
             "global": {"scrape_interval": interval, "scrape_timeout": interval,
                        "evaluation_interval": interval},
             "scrape_configs": [{"job_name": "trnmon", "http_sd_configs": [
@@ -105,8 +106,9 @@ def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
         pytest.skip("prometheus is not installed (Debian package 'prometheus')")
     started: list[Prometheus] = []
 
-    def make(sd_url: str, interval: str = "1s") -> Prometheus:
-        p = Prometheus(tmp_path / f"prometheus{len(started)}", sd_url, interval)
+    def make(sd_url: str, interval: str = "1s",
+             config: dict[str, Any] | None = None) -> Prometheus:
+        p = Prometheus(tmp_path / f"prometheus{len(started)}", sd_url, interval, config)
         started.append(p)
         return p.start()
 

@@ -21,7 +21,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
     def settings_of(cfg: FleetConfig) -> Settings:
-        return resolve(cfg, listen=args.listen, state_dir=args.state_dir, speed=args.speed)
+        return resolve(cfg, listen=args.listen, state_dir=args.state_dir, speed=args.speed,
+                       shard=args.shard)
 
     daemon = Daemon(lambda: fleet_config(args), settings_of)
     return asyncio.run(daemon.run())
@@ -40,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "~/.local/state/trnmon)")
     p.add_argument("--speed", type=float, metavar="X",
                    help="simulated seconds per wall second (default 1)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="emulate only the I-th (from 1) of N disjoint slices of the fleet's "
+                        "scheduling cells (needs cell_racks in the config); ids, labels and "
+                        "trajectory are those of the whole fleet")
     p.set_defaults(handler=_run)
 
 

@@ -86,6 +86,10 @@ class FleetConfig(Section):
     tick_seconds: float = Field(1.0, gt=0, le=3600)
     """Simulated seconds per tick."""
     ambient_celsius: float = Field(24.0, ge=-20, le=60)
+    cell_racks: int | None = Field(None, ge=1, le=1_000_000)
+    """Racks per scheduling cell (None: the whole fleet is one cell). Jobs, arrivals, random
+    faults and their random numbers are per cell, so `trnmon daemon --shard I/N` can run
+    any contiguous run of cells alone on exactly the trajectory of the whole fleet."""
     workload: WorkloadConfig = WorkloadConfig()
     faults: FaultConfig = FaultConfig()
     daemon: DaemonConfig = DaemonConfig()

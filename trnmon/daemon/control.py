@@ -109,6 +109,10 @@ def check_job(topo: Topology, node_family: list[str], spec: JobSpec) -> None:
 
 def submit(eng: Engine, spec: JobSpec) -> int:
     check_job(eng.topo, eng.scheduler.node_family.tolist(), spec)
+    cap = eng.scheduler.max_capacity(spec)
+    if len(eng.cells) > 1 and spec.nodes > cap:
+        raise RequestError(422, "nodes", f"the largest scheduling cell has {cap} nodes for "
+                                         f"this job, it asks for {spec.nodes}")
     try:
         return eng.submit(spec)
     except ValueError as exc:  # the queue is full

@@ -28,6 +28,8 @@ from trnmon.daemon.settings import Settings
 from trnmon.errors import TrnmonError
 from trnmon.sim import Engine
 from trnmon.sim import checkpoint as ck
+from trnmon.sim.cells import shard_topology
+from trnmon.topology import Topology
 
 log = logging.getLogger("trnmon.daemon")
 
@@ -35,18 +37,21 @@ DRAIN_S = 5.0
 FIRST_TICK_TIMEOUT_S = 60.0
 
 
-def restore_or_build(config: FleetConfig, settings: Settings) -> tuple[Engine, HistoryBuffer]:
-    """The checkpointed fleet if there is a usable one, else a fresh fleet."""
+def restore_or_build(config: FleetConfig, settings: Settings,
+                     topology: Topology | None = None) -> tuple[Engine, HistoryBuffer]:
+    """The checkpointed fleet (or shard) if there is a usable one, else a fresh one."""
     path = settings.checkpoint_path
     started = time.perf_counter()
+    if topology is None and settings.shard is not None:
+        topology = shard_topology(config, settings.shard)
     try:
         saved = persistence.load(path)
-        engine = ck.restore(saved, config) if saved is not None else None
+        engine = ck.restore(saved, config, topology) if saved is not None else None
     except ck.CheckpointError as exc:
         persistence.move_aside(path, str(exc))
         saved, engine = None, None
     if engine is None or saved is None:
-        engine = Engine(config)
+        engine = Engine(config, topology=topology)
         return engine, HistoryBuffer(engine.topo, node_window=settings.history_ticks)
     history = HistoryBuffer(engine.topo, node_window=settings.history_ticks)
     try:
@@ -66,6 +71,9 @@ class Daemon:
         self._settings_of = settings_of
         self.config = load()
         self.settings = settings_of(self.config)
+        # Built here so a shard the fleet cannot have is a one-line error before any I/O.
+        self.topology = (shard_topology(self.config, self.settings.shard)
+                         if self.settings.shard is not None else None)
         self.notifier = Notifier()
         self._stop = asyncio.Event()
         self._signals = 0
@@ -82,7 +90,7 @@ class Daemon:
 
     async def _serve(self, token: str) -> int:
         s = self.settings
-        engine, history = restore_or_build(self.config, s)
+        engine, history = restore_or_build(self.config, s, self.topology)
         runner = EngineRunner(engine, history, self.notifier, speed=s.speed,
                               checkpoint_path=s.checkpoint_path,
                               checkpoint_interval_s=s.checkpoint_interval_s)
@@ -108,7 +116,8 @@ class Daemon:
             raise TrnmonError("the engine did not complete its first tick")
         state.ready = True
         self.notifier.ready(status=f"serving {self.config.name} on {url}")
-        log.info("serving %s (%d nodes, %d chips) on %s; state in %s", self.config.name,
+        what = self.config.name + (f" shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")
+        log.info("serving %s (%d nodes, %d chips) on %s; state in %s", what,
                  engine.topo.n_nodes, engine.topo.n_chips, url, s.state_dir)
         await self._stop.wait()
 
@@ -150,7 +159,7 @@ class Daemon:
                       "(name, region, zones, lnc) changes only with a restart")
             return False
         fixed = [name for name in ("host", "port", "state_dir", "token_file", "history_ticks",
-                                   "max_body_bytes")
+                                   "max_body_bytes", "shard")
                  if getattr(new_settings, name) != getattr(self.settings, name)]
         if new.seed != self.config.seed:
             fixed.append("seed")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trnmon.config.model import FleetConfig
 from trnmon.errors import TrnmonError
+from trnmon.sim.cells import parse_shard
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Settings:
     checkpoint_interval_s: float
     history_ticks: int
     max_body_bytes: int
+    shard: tuple[int, int] | None = None  # --shard I/N: (I, N), I from 1
 
     @property
     def checkpoint_path(self) -> Path:
@@ -49,7 +51,8 @@ def default_state_dir(environ: Mapping[str, str]) -> Path:
 
 
 def resolve(config: FleetConfig, *, listen: str | None = None, state_dir: str | None = None,
-            speed: float | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+            speed: float | None = None, environ: Mapping[str, str] | None = None,
+            shard: str | None = None) -> Settings:
     env = os.environ if environ is None else environ
     d = config.daemon
     host, port = parse_listen(listen or d.listen)
@@ -61,4 +64,5 @@ def resolve(config: FleetConfig, *, listen: str | None = None, state_dir: str | 
         token_file=Path(d.token_file).expanduser() if d.token_file else sdir / "token",
         speed=speed if speed is not None else d.speed,
         checkpoint_interval_s=d.checkpoint_interval_s, history_ticks=d.history_ticks,
-        max_body_bytes=d.max_body_bytes)
+        max_body_bytes=d.max_body_bytes,
+        shard=parse_shard(shard) if shard is not None else None)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from trnmon.config.daemon import DEFAULT_LISTEN
-from trnmon.dashboards import grafana, rules, svg
+from trnmon.dashboards import federation, grafana, rules, svg
 from trnmon.dashboards.promql import SCRAPE_JOB
 from trnmon.dashboards.yamltext import Value, dump
 
@@ -74,6 +74,17 @@ def outputs() -> dict[str, str]:
     out["prometheus/prometheus.yml"] = dump(prometheus_config(), GENERATED + "\n"
                                             "Example: point the /sd URL at your daemon; rule "
                                             "paths are relative to this file.")
+    out["prometheus/node-rules.yml"] = dump(federation.node_rule_groups(), GENERATED)
+    out["prometheus/shard.yml"] = dump(
+        federation.shard_prometheus_config(sd_url="http://127.0.0.1:9464/sd", shard="1",
+                                           daemon_target=DEFAULT_LISTEN),
+        GENERATED + "\nOne per `trnmon daemon --shard I/N`: set the /sd URL, daemon target "
+        "and\nshard label (I) for each; rule paths are relative to this file.")
+    out["prometheus/global.yml"] = dump(
+        federation.global_prometheus_config(shard_targets=["127.0.0.1:9091",
+                                                           "127.0.0.1:9092"]),
+        GENERATED + "\nThe global layer: federates every shard Prometheus (list them all);"
+        "\n`neuron-top --prometheus http://this:9090` reads it.")
     out["grafana/provisioning/datasources/trnmon.yml"] = dump(grafana_datasource(), GENERATED)
     out["grafana/provisioning/dashboards/trnmon.yml"] = dump(grafana_dashboards_provider(),
                                                              GENERATED)

@@ -31,6 +31,7 @@ from trnmon.sim.faults import Fault, FaultKind
 from trnmon.sim.jobs import JobRecord
 from trnmon.sim.scheduler import Pending
 from trnmon.sim.workloads import JobSpec
+from trnmon.topology import Topology
 
 FORMAT = "trnmon-checkpoint"
 VERSION = 1
@@ -56,9 +57,16 @@ class Checkpoint:
 
 
 def fleet_fingerprint(config: FleetConfig) -> dict[str, Any]:
-    """What fixes the shape of the fleet: a checkpoint only restores onto the same one."""
-    return config.model_dump(mode="json", include={"name", "region", "availability_zones",
-                                                   "lnc"})
+    """What fixes the shape of the fleet: a checkpoint only restores onto the same one.
+    (`cell_racks` only when set, so one-cell checkpoints stay compatible.)"""
+    keys = {"name", "region", "availability_zones", "lnc"}
+    if config.cell_racks is not None:
+        keys.add("cell_racks")
+    return config.model_dump(mode="json", include=keys)
+
+
+def shard_text(shard: tuple[int, int] | None) -> str:
+    return "the whole fleet" if shard is None else f"shard {shard[0]}/{shard[1]}"
 
 
 def _parts(eng: Engine) -> dict[str, object]:
@@ -86,33 +94,36 @@ def capture(eng: Engine) -> Checkpoint:
     meta: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
         "fleet": fleet_fingerprint(eng.config),
+        "shard": list(eng.topo.shard) if eng.topo.shard else None,
         "config": eng.config.model_dump(mode="json"),
         "engine": {"t": eng.t, "tick": eng.tick, "owed": eng._owed, "speed": eng.speed,
                    "event_seq": eng._event_seq, "last_tick_s": eng.last_tick_s,
                    "rng": eng.rng.bit_generator.state,
+                   "rngs": [c.rng.bit_generator.state for c in eng.cells],
                    "events": [asdict(e) for e in eng.events]},
         "jobs": [{"slot": slot, "job_id": r.job_id, "spec": _spec(r.spec), "nodes": r.nodes,
                   "submitted_at": r.submitted_at, "started_at": r.started_at,
                   "restarts": r.restarts, "ultraserver_ring": r.ultraserver_ring,
                   "chips": r.chips} for slot, r in eng.jobs.records.items()],
-        "sched": {"queue": [{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
+        "sched": {"queues": [[{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
                              "job_id": p.job_id, "restarts": p.restarts,
                              "resume_step": p.resume_step, "elapsed": p.elapsed}
-                            for p in sched.queue],
-                  "next_job_id": sched.next_job_id, "completed": sched.completed,
+                            for p in q] for q in sched.queues],
+                  "next_job_ids": sched.next_job_ids, "completed": sched.completed,
                   "failed": sched.failed},
-        "faults": {"next_id": faults.next_id, "links_changed": faults.links_changed,
+        "faults": {"next_ids": faults.next_ids, "links_changed": faults.links_changed,
                    "active": [{**asdict(f), "kind": f.kind.value}
                               for f in faults.active.values()]},
     }
     return Checkpoint(meta=meta, arrays=arrays)
 
 
-def restore(ckpt: Checkpoint, config: FleetConfig) -> Engine:
-    """A new engine for `config`'s fleet in the checkpoint's state.
+def restore(ckpt: Checkpoint, config: FleetConfig, topology: Topology | None = None) -> Engine:
+    """A new engine for `config`'s fleet (or the shard `topology` is) in the checkpoint's
+    state.
 
     Live settings (seed aside, workload and fault rates, tick length) come from `config`;
-    the fleet's shape must match the checkpoint's or `CheckpointError` is raised.
+    the fleet's shape and shard must match the checkpoint's or `CheckpointError` is raised.
     """
     meta = ckpt.meta
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
@@ -120,14 +131,27 @@ def restore(ckpt: Checkpoint, config: FleetConfig) -> Engine:
     if meta.get("fleet") != fleet_fingerprint(config):
         raise CheckpointError("checkpoint is of a different fleet "
                               f"({meta.get('fleet', {}).get('name')!r})")
+    saved = meta.get("shard")
+    saved_shard = (int(saved[0]), int(saved[1])) if isinstance(saved, list) else None
+    mine = topology.shard if topology is not None else None
+    if saved_shard != mine:
+        raise CheckpointError(f"checkpoint is of {shard_text(saved_shard)}, this daemon runs "
+                              f"{shard_text(mine)}")
     try:
-        return _restore(meta, ckpt.arrays, config)
+        return _restore(meta, ckpt.arrays, config, topology)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint is incomplete or inconsistent: {exc}") from None
 
 
-def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig) -> Engine:
-    eng = Engine(config)
+def _pending(p: dict[str, Any]) -> Pending:
+    return Pending(spec=JobSpec.model_validate(p["spec"]), submitted_at=float(p["submitted_at"]),
+                   job_id=int(p["job_id"]), restarts=int(p["restarts"]),
+                   resume_step=float(p["resume_step"]), elapsed=float(p["elapsed"]))
+
+
+def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
+             topology: Topology | None) -> Engine:
+    eng = Engine(config, topology=topology)
     for name, obj in _parts(eng).items():
         for key, arr in _array_attrs(name, obj).items():
             saved = arrays[f"{name}.{key}"]
@@ -139,7 +163,11 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig) -> Engin
     eng.t, eng.tick, eng._owed = float(e["t"]), int(e["tick"]), float(e["owed"])
     eng.speed, eng.last_tick_s = float(e["speed"]), float(e["last_tick_s"])
     eng._event_seq = int(e["event_seq"])
-    eng.rng.bit_generator.state = e["rng"]
+    rngs = e.get("rngs", [e["rng"]])
+    if len(rngs) != len(eng.cells):
+        raise ValueError(f"{len(rngs)} generators for {len(eng.cells)} cells")
+    for c, state in zip(eng.cells, rngs, strict=True):
+        c.rng.bit_generator.state = state
     eng.events = deque((Event(**ev) for ev in e["events"]), maxlen=EVENT_LOG)
 
     eng.jobs.records = {int(j["slot"]): JobRecord(
@@ -150,18 +178,23 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig) -> Engin
         for j in meta["jobs"]}
     s = meta["sched"]
     sched = eng.scheduler
-    sched.queue = deque(Pending(spec=JobSpec.model_validate(p["spec"]),
-                                submitted_at=float(p["submitted_at"]), job_id=int(p["job_id"]),
-                                restarts=int(p["restarts"]), resume_step=float(p["resume_step"]),
-                                elapsed=float(p["elapsed"])) for p in s["queue"])
-    sched.next_job_id, sched.completed, sched.failed = (
-        int(s["next_job_id"]), int(s["completed"]), int(s["failed"]))
+    queues = s.get("queues", [s.get("queue")])
+    next_job_ids = s.get("next_job_ids", [s.get("next_job_id")])
+    if len(queues) != len(eng.cells) or len(next_job_ids) != len(eng.cells):
+        raise ValueError("scheduler queues do not match the cells")
+    sched.queues = [deque(_pending(p) for p in q) for q in queues]
+    sched.next_job_ids = [int(n) for n in next_job_ids]
+    sched.completed, sched.failed = int(s["completed"]), int(s["failed"])
     sched.events.clear()
     f = meta["faults"]
     faults = eng.faults
     faults.active = {int(d["fault_id"]): Fault(**{**d, "kind": FaultKind(d["kind"])})
                      for d in f["active"]}
-    faults.next_id, faults.links_changed = int(f["next_id"]), bool(f["links_changed"])
+    next_ids = f.get("next_ids", [f.get("next_id")])
+    if len(next_ids) != len(eng.cells):
+        raise ValueError("fault ids do not match the cells")
+    faults.next_ids = [int(n) for n in next_ids]
+    faults.links_changed = bool(f["links_changed"])
     faults.events.clear()
     eng.kernel.refresh_links(eng.state)  # derived masks from the restored link states
     return eng

@@ -2,9 +2,10 @@
 
 Phases, in order: faults (random draws, repairs) -> scheduler events (watchdogs,
 completions, arrivals, placement) -> job slowdowns when a clock or link changed -> jobs
-(step times, progress, per-chip rates) -> devices (utilization ... counters). All random
-numbers come from one seeded generator in a fixed order, so the same config and seed give
-the same trajectory.
+(step times, progress, per-chip rates) -> devices (utilization ... counters). Random
+numbers come from one seeded generator per scheduling cell (`trnmon/sim/cells.py`; one for
+the whole fleet by default), each drawn in a fixed order, so the same config and seed give
+the same trajectory, and a shard's cells step exactly as they do inside the whole fleet.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
+from trnmon.sim.cells import fleet_cells, make_cells
 from trnmon.sim.faults import Fault, FaultEngine, FaultKind
 from trnmon.sim.jobs import JobTable
 from trnmon.sim.kernel import LINK_FACTOR, DeviceKernel, TickInputs
@@ -58,12 +61,15 @@ class Engine:
                  topology: Topology | None = None) -> None:
         self.config = config
         self.topo = topo = topology or build_topology(config)
-        self.rng = np.random.default_rng(config.seed)
+        self.cells = cells = make_cells(topo, config)
+        self.rng = cells[0].rng  # the fleet's generator when it is one cell
+        # One cell in the whole fleet (not just in this shard): the historical draw order.
+        self.single_cell = fleet_cells(topo.n_fleet_racks, config.cell_racks) == 1
         self.state = FleetState.allocate(topo)
         self.jobs = JobTable(capacity=topo.n_nodes)
         self.chip_job = np.full(topo.n_chips, self.jobs.idle_slot, dtype=np.int32)
-        self.scheduler = Scheduler(topo, config, self.jobs, self.chip_job)
-        self.faults = FaultEngine(topo, config.faults, self.state, self.scheduler, self.rng)
+        self.scheduler = Scheduler(topo, config, self.jobs, self.chip_job, cells)
+        self.faults = FaultEngine(topo, config.faults, self.state, self.scheduler, cells)
         self.kernel = DeviceKernel(topo)
         self.jobs.backend = self.kernel.backend
         self._advance: Advance = advance or self.kernel.advance
@@ -75,19 +81,23 @@ class Engine:
         self.events: deque[Event] = deque(maxlen=EVENT_LOG)
         self._event_seq = 0
 
-        rng = self.rng
         # Static per-core load imbalance and per-rack ambient offsets (hot aisles).
-        self.kernel.set_core_weights(
-            np.arange(topo.n_chips),
-            (1.0 - 0.06 * rng.random((topo.n_chips, self.kernel.core_weight.shape[1])))
-            .astype(np.float32))
-        rack_offset = rng.uniform(-1.5, 2.5, size=topo.n_racks).astype(np.float32)
+        rack_offset = np.empty(topo.n_racks, dtype=np.float32)
+        for c in cells:
+            self.kernel.set_core_weights(
+                np.arange(c.chip_lo, c.chip_hi),
+                (1.0 - 0.06 * c.rng.random((c.n_chips, self.kernel.core_weight.shape[1])))
+                .astype(np.float32))
+            rack_offset[c.rack_lo:c.rack_hi] = c.rng.uniform(
+                -1.5, 2.5, size=c.rack_hi - c.rack_lo).astype(np.float32)
         self.chip_rack_offset = rack_offset[topo.node_rack[topo.chip_node]]
         self.ambient = np.empty(topo.n_chips, dtype=np.float32)
         self._set_ambient()
         self.state.temp_c[:] = self.ambient
         self._prev_throttled = self.state.throttled.copy()
-        self.scheduler.initial_fill(rng, 0.0)
+        for i in range(len(cells)):
+            self.scheduler.initial_fill(i, 0.0)
+        self.scheduler.events.clear()
         self._refresh_slowdowns()
 
     # --- time ------------------------------------------------------------------------
@@ -108,18 +118,23 @@ class Engine:
         if not dt > 0:
             raise ValueError("dt must be positive")
         now = self.t + dt
-        rng, sched, jobs = self.rng, self.scheduler, self.jobs
+        sched, jobs = self.scheduler, self.jobs
 
         # 1. faults at configured rates, and repairs that are due
-        self.faults.draw(rng, dt, now)
+        self.faults.draw(dt, now)
 
         # 2. scheduler: watchdogs, completions, arrivals, placement
         for slot in jobs.stalled_out():
             sched.fail_job(int(slot), "collective timeout behind a hung chip")
         sched.complete_finished()
-        rate = self.config.workload.arrivals_per_hour * self.topo.n_chips / 1000.0 / 3600.0
-        for _ in range(int(rng.poisson(rate * dt))):
-            sched.submit(sched.random_spec(rng), now)
+        for i, c in enumerate(self.cells):
+            rate = self.config.workload.arrivals_per_hour * c.n_chips / 1000.0 / 3600.0
+            for _ in range(int(c.rng.poisson(rate * dt))):
+                spec = sched.random_spec(c.rng, cell=i)
+                # A cell too small for the job drops it (it could never start there);
+                # a one-cell fleet keeps its historical behaviour and queues it.
+                if self.single_cell or sched.cell_capacity(spec, i) >= spec.nodes:
+                    sched.submit(spec, now, cell=i)
         sched.place_queued(now)
 
         # 3. job slowdowns: everything when a link changed (rare), else only the jobs that
@@ -139,7 +154,7 @@ class Engine:
 
         # 4. jobs, 5. devices
         self.t = now
-        jitter = rng.normal(1.0, 0.01, size=jobs.capacity + 1)
+        jitter = self._jitter()
         jobs.advance(dt, diurnal_load(now, self.config.workload.diurnal_amplitude), jitter)
         self._set_ambient()
         self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
@@ -148,6 +163,15 @@ class Engine:
         self.tick += 1
         self._collect_events()
         self.last_tick_s = time.perf_counter() - started
+
+    def _jitter(self) -> npt.NDArray[np.float64]:
+        """One step-time noise factor per job slot, each cell's slots from its generator."""
+        if self.single_cell:
+            return self.rng.normal(1.0, 0.01, size=self.jobs.capacity + 1)
+        jitter = np.ones(self.jobs.capacity + 1)
+        for c in self.cells:
+            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, 0.01, size=c.n_nodes)
+        return jitter
 
     def run_for(self, wall_seconds: float) -> int:
         """Advance by wall_seconds x speed of simulated time in whole ticks; the remainder

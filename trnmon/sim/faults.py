@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FaultConfig
+from trnmon.sim.cells import Cell
 from trnmon.sim.scheduler import Scheduler
 from trnmon.sim.state import (
     ECC_EVENTS,
@@ -75,29 +76,44 @@ class Fault:
 
 class FaultEngine:
     def __init__(self, topo: Topology, cfg: FaultConfig, state: FleetState,
-                 scheduler: Scheduler, rng: np.random.Generator) -> None:
+                 scheduler: Scheduler, cells: list[Cell]) -> None:
         self.topo = topo
         self.cfg = cfg
         self.state = state
         self.sched = scheduler
+        self.cells = cells
         self.active: dict[int, Fault] = {}
-        self.next_id = 1
+        self.next_ids = [c.first_id for c in cells]  # fault ids are per scheduling cell
         self.events: list[tuple[str, Fault]] = []  # ("raised"|"cleared", fault)
-        # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1.
-        w = rng.lognormal(mean=0.0, sigma=1.6, size=topo.n_chips)
-        self.ecc_cdf = np.cumsum(w / w.sum())
+        # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1; each cell's
+        # slice is that cell's CDF.
+        self.ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
+        for c in cells:
+            w = c.rng.lognormal(mean=0.0, sigma=1.6, size=c.n_chips)
+            self.ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
         self.ambient_offset = np.zeros(topo.n_chips, dtype=np.float32)
         # Injected correctable-ECC storms, events/s per chip: (mem, sram) columns.
         self.storm_rate = np.zeros((topo.n_chips, 2), dtype=np.float64)
         self.links_changed = False
 
+    @property
+    def next_id(self) -> int:
+        """The next fault id of the first cell (of the fleet, with one cell)."""
+        return self.next_ids[0]
+
     # --- random faults: counts, then positions ----------------------------------------
-    def draw(self, rng: np.random.Generator, dt: float, now: float) -> None:
-        n = self.topo.n_chips
+    def draw(self, dt: float, now: float) -> None:
+        for c in self.cells:
+            self._draw_cell(c, dt, now)
+        self._deterministic(dt, now)
+
+    def _draw_cell(self, c: Cell, dt: float, now: float) -> None:
+        """Random faults of one cell, from the cell's generator only."""
+        rng, n, lo = c.rng, c.n_chips, c.chip_lo
         scale = self.cfg.rate_multiplier * n * dt if self.cfg.enabled else 0.0
         counts = rng.poisson(_RANDOM_RATE_VEC * scale)
         for kind, k in zip(_RANDOM_KINDS, counts.tolist(), strict=True):
-            for chip in rng.integers(0, n, size=k).tolist():
+            for chip in (rng.integers(0, n, size=k) + lo).tolist():
                 if self.state.health[chip] == Health.HEALTHY:
                     port = int(rng.integers(0, 4)) if kind in (
                         FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED) else -1
@@ -108,13 +124,18 @@ class FaultEngine:
         mean = self.cfg.correctable_ecc_per_chip_day / DAY * scale if self.cfg.enabled else 0.0
         k = int(rng.poisson(mean))
         if k:
-            chips = np.searchsorted(self.ecc_cdf, rng.random(k), side="right")
-            chips = np.minimum(chips, n - 1)
+            chips = np.searchsorted(self.ecc_cdf[lo:c.chip_hi], rng.random(k), side="right")
+            chips = np.minimum(chips, n - 1) + lo
             sram = rng.random(k) < 0.1
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("mem_ecc_corrected")], chips[~sram], 1)
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("sram_ecc_corrected")], chips[sram], 1)
+
+    def _deterministic(self, dt: float, now: float) -> None:
         # Injected storms and degraded links: deterministic rates.
-        storming = np.flatnonzero(self.storm_rate.any(axis=1))
+        # Chips with a storm come from the active faults (a handful), not from a scan of
+        # every chip each tick.
+        storming = np.array(sorted({f.chip for f in self.active.values() if f.kind in (
+            FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED)}), dtype=np.int64)
         if storming.size:
             for col, name in enumerate(("mem_ecc_corrected", "sram_ecc_corrected")):
                 self.state.ecc[storming, ECC_EVENTS.index(name)] += (
@@ -141,9 +162,10 @@ class FaultEngine:
         if kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             valid = np.flatnonzero(topo.port_valid[chip])
             port = int(valid[0]) if port < 0 or port not in valid else port
-        f = Fault(self.next_id, kind, chip if kind != FaultKind.NODE_LOSS else -1, node,
+        cell = int(self.sched.node_cell[node])
+        f = Fault(self.next_ids[cell], kind, chip if kind != FaultKind.NODE_LOSS else -1, node,
                   port, now, clears_at, injected)
-        self.next_id += 1
+        self.next_ids[cell] += 1
         self.active[f.fault_id] = f
         self.events.append(("raised", f))
         ecc = ECC_EVENTS.index

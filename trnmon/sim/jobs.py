@@ -123,11 +123,13 @@ class JobTable:
     def idle_slot(self) -> int:
         return self.capacity
 
-    def free_slot(self) -> int:
-        free = np.flatnonzero(self.state[: self.capacity] == JobState.FREE)
+    def free_slot(self, lo: int = 0, hi: int | None = None) -> int:
+        """The first free slot in [lo, hi) (a scheduling cell's slots)."""
+        hi = self.capacity if hi is None else hi
+        free = np.flatnonzero(self.state[lo:hi] == JobState.FREE)
         if free.size == 0:
             raise RuntimeError("job table full")
-        return int(free[0])
+        return int(free[0]) + lo
 
     # --- events ------------------------------------------------------------------------
     def start_training(self, slot: int, rec: JobRecord, cost: TrainingCost,
@@ -179,6 +181,7 @@ class JobTable:
             arr[slot] = 0.0
         self.hbm_static[slot] = 0.0
         self.progressing[slot] = False
+        self.clock[slot] = self.link_factor[slot] = 1.0  # as a full refresh leaves free slots
         return rec
 
     # --- per tick ----------------------------------------------------------------------

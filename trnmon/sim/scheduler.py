@@ -7,6 +7,7 @@ tick: the only per-tick work is a few array lookups to find what finished or fai
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
+from trnmon.sim.cells import Cell
 from trnmon.sim.jobs import JobRecord, JobState, JobTable
 from trnmon.sim.workloads import MIB, JobKind, JobSpec, serving_model, training_cost
 from trnmon.topology import Topology
@@ -36,16 +38,23 @@ class Pending:
 
 
 class Scheduler:
+    """One FIFO queue per scheduling cell (`trnmon/sim/cells.py`); a job is placed on the
+    nodes of one cell, in that cell's job-table slots (slots [node_lo, node_hi): a job
+    takes at least one node, so a cell never runs out of slots)."""
+
     def __init__(self, topo: Topology, config: FleetConfig, jobs: JobTable,
-                 chip_job: npt.NDArray[np.int32]) -> None:
+                 chip_job: npt.NDArray[np.int32], cells: list[Cell]) -> None:
         self.topo = topo
         self.config = config
         self.jobs = jobs
         self.chip_job = chip_job
+        self.cells = cells
         self.node_job = np.full(topo.n_nodes, -1, dtype=np.int32)
         self.node_usable = np.ones(topo.n_nodes, dtype=np.bool_)  # up and no failed chip
-        self.queue: deque[Pending] = deque()
-        self.next_job_id = 1
+        self.queues: list[deque[Pending]] = [deque() for _ in cells]
+        self.next_job_ids = [c.first_id for c in cells]
+        self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
+                                   [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
         self.node_family = fam[topo.node_type]
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
@@ -53,20 +62,62 @@ class Scheduler:
         self.completed = 0
         self.failed = 0
 
+    @property
+    def queue(self) -> Sequence[Pending]:
+        """Every queued job, cell by cell (with one cell: the queue itself)."""
+        if len(self.queues) == 1:
+            return self.queues[0]
+        return [p for q in self.queues for p in q]
+
+    @property
+    def next_job_id(self) -> int:
+        """The next job id of the first cell (of the fleet, with one cell)."""
+        return self.next_job_ids[0]
+
+    def cell_capacity(self, spec: JobSpec, cell: int) -> int:
+        """Nodes of cell `cell` that could ever take the job (busy or not)."""
+        c = self.cells[cell]
+        if spec.ultraserver:
+            return (c.us_hi - c.us_lo) * ULTRASERVER_NODES
+        return int((self.node_family[c.node_lo:c.node_hi] == spec.instance_family).sum())
+
+    def max_capacity(self, spec: JobSpec) -> int:
+        return max(self.cell_capacity(spec, i) for i in range(len(self.cells)))
+
+    def pick_cell(self, spec: JobSpec) -> int:
+        """Where a submitted job queues: of the cells that can hold it, the one with the
+        most free matching nodes now (the first on a tie); the first cell if none can."""
+        if len(self.cells) == 1:
+            return 0
+        best, best_free = 0, -1
+        free = self.node_usable & (self.node_job < 0)
+        for i, c in enumerate(self.cells):
+            if self.cell_capacity(spec, i) < spec.nodes:
+                continue
+            sl = slice(c.node_lo, c.node_hi)
+            match = (self.topo.node_ultraserver[sl] >= 0) if spec.ultraserver else (
+                self.node_family[sl] == spec.instance_family)
+            n_free = int((free[sl] & match).sum())
+            if n_free > best_free:
+                best, best_free = i, n_free
+        return best
+
     # --- submission --------------------------------------------------------------------
-    def submit(self, spec: JobSpec, now: float) -> int:
-        if len(self.queue) >= MAX_QUEUE:
+    def submit(self, spec: JobSpec, now: float, cell: int | None = None) -> int:
+        if sum(len(q) for q in self.queues) >= MAX_QUEUE:
             raise ValueError("job queue is full")
-        job_id = self.next_job_id
-        self.next_job_id += 1
-        self.queue.append(Pending(spec, now, job_id))
+        cell = self.pick_cell(spec) if cell is None else cell
+        job_id = self.next_job_ids[cell]
+        self.next_job_ids[cell] += 1
+        self.queues[cell].append(Pending(spec, now, job_id))
         return job_id
 
     def cancel(self, job_id: int) -> bool:
-        for p in list(self.queue):
-            if p.job_id == job_id:
-                self.queue.remove(p)
-                return True
+        for q in self.queues:
+            for p in list(q):
+                if p.job_id == job_id:
+                    q.remove(p)
+                    return True
         for slot, rec in list(self.jobs.records.items()):
             if rec.job_id == job_id:
                 self._free(slot)
@@ -74,13 +125,15 @@ class Scheduler:
                 return True
         return False
 
-    def random_spec(self, rng: np.random.Generator, trainium_only: bool = False) -> JobSpec:
-        """A plausible job for this fleet, drawn from the configured mix."""
+    def random_spec(self, rng: np.random.Generator, trainium_only: bool = False,
+                    cell: int = 0) -> JobSpec:
+        """A plausible job for this cell (the fleet, with one cell), from the configured mix."""
         mix = self.config.workload.mix
         weights = np.array([mix.pretrain, mix.finetune, mix.inference, mix.batch_inference])
         kind = JobKind(int(rng.choice(4, p=weights / weights.sum())))
-        fams = set(self.node_family.tolist())
-        n_us = self.topo.n_ultraservers
+        c = self.cells[cell]
+        fams = set(self.node_family[c.node_lo:c.node_hi].tolist())
+        n_us = c.us_hi - c.us_lo
         eff = float(rng.uniform(self.config.workload.mfu_min, self.config.workload.mfu_max))
         hours = float(rng.exponential(self.config.workload.mean_job_hours)) + 0.25
         common = {"efficiency": eff, "duration_s": hours * 3600.0}
@@ -105,28 +158,32 @@ class Scheduler:
                        output_tokens=int(rng.choice([128, 256, 512])), **common)
 
     # --- placement ---------------------------------------------------------------------
-    def _candidate_nodes(self, spec: JobSpec) -> npt.NDArray[np.intp] | None:
-        free = self.node_usable & (self.node_job < 0)
+    def _candidate_nodes(self, spec: JobSpec, cell: int) -> npt.NDArray[np.intp] | None:
+        c = self.cells[cell]
+        free = self.node_usable[c.node_lo:c.node_hi] & (self.node_job[c.node_lo:c.node_hi] < 0)
         if spec.ultraserver:
-            starts = self.topo.ultraserver_node_start
+            starts = self.topo.ultraserver_node_start[c.us_lo:c.us_hi] - c.node_lo
             if starts.size == 0 or spec.nodes % ULTRASERVER_NODES:
                 return None
             whole = free[starts[:, None] + np.arange(ULTRASERVER_NODES)].all(axis=1)
             picks = np.flatnonzero(whole)[: spec.nodes // ULTRASERVER_NODES]
             if picks.size * ULTRASERVER_NODES < spec.nodes:
                 return None
-            return (starts[picks][:, None] + np.arange(ULTRASERVER_NODES)).ravel()
-        cand = np.flatnonzero(free & (self.node_family == spec.instance_family))
+            return (starts[picks][:, None] + np.arange(ULTRASERVER_NODES)).ravel() + c.node_lo
+        cand = np.flatnonzero(free & (self.node_family[c.node_lo:c.node_hi]
+                                      == spec.instance_family))
         if cand.size < spec.nodes:
             return None
-        return cand[: spec.nodes]
+        return cand[: spec.nodes] + c.node_lo
 
-    def try_place(self, p: Pending, now: float) -> int | None:
-        """Place a pending job on free nodes; its slot, or None if it does not fit yet."""
-        nodes = self._candidate_nodes(p.spec)
+    def try_place(self, p: Pending, now: float, cell: int = 0) -> int | None:
+        """Place a pending job on free nodes of its cell; its slot, or None if it does not
+        fit yet."""
+        nodes = self._candidate_nodes(p.spec, cell)
         if nodes is None:
             return None
-        slot = self.jobs.free_slot()
+        c = self.cells[cell]
+        slot = self.jobs.free_slot(c.node_lo, c.node_hi)
         topo = self.topo
         itype = topo.instance_type(int(nodes[0]))
         chip = itype.chip_spec
@@ -158,10 +215,12 @@ class Scheduler:
         return slot
 
     def place_queued(self, now: float) -> None:
-        """FIFO with backfill, bounded per tick so a long queue cannot stall a tick."""
-        for p in list(self.queue)[:MAX_PLACEMENTS_PER_TICK]:
-            if self.try_place(p, now) is not None:
-                self.queue.remove(p)
+        """FIFO with backfill per cell, bounded per tick so a long queue cannot stall a
+        tick."""
+        for cell, q in enumerate(self.queues):
+            for p in list(q)[:MAX_PLACEMENTS_PER_TICK]:
+                if self.try_place(p, now, cell) is not None:
+                    q.remove(p)
 
     # --- completion and failure --------------------------------------------------------
     def _free(self, slot: int) -> JobRecord:
@@ -185,9 +244,10 @@ class Scheduler:
         elapsed = float(jobs.elapsed[slot])
         rec = self._free(slot)
         self.failed += 1
-        self.queue.appendleft(Pending(rec.spec, rec.submitted_at, rec.job_id,
-                                      restarts=rec.restarts + 1, resume_step=resume,
-                                      elapsed=elapsed))
+        cell = int(self.node_cell[rec.nodes[0]])
+        self.queues[cell].appendleft(Pending(rec.spec, rec.submitted_at, rec.job_id,
+                                             restarts=rec.restarts + 1, resume_step=resume,
+                                             elapsed=elapsed))
         self.events.append(("failed", rec.job_id, reason))
 
     def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:
@@ -202,19 +262,20 @@ class Scheduler:
         slots = np.unique(self.chip_job[chips])
         return [int(s) for s in slots if s != self.jobs.idle_slot]
 
-    def initial_fill(self, rng: np.random.Generator, now: float) -> None:
-        """Occupy `initial_fill` of the fleet with jobs already part-way through."""
-        target = self.config.workload.initial_fill * self.topo.n_chips
+    def initial_fill(self, cell: int, now: float) -> None:
+        """Occupy `initial_fill` of the cell with jobs already part-way through."""
+        rng = self.cells[cell].rng
+        target = self.config.workload.initial_fill * self.cells[cell].n_chips
         used = 0
         misses = 0  # consecutive: a job that does not fit is followed by smaller ones
         while used < target and misses < 64:
-            spec = self.random_spec(rng)
-            slot = self.try_place(Pending(spec, now, self.next_job_id), now)
+            spec = self.random_spec(rng, cell=cell)
+            slot = self.try_place(Pending(spec, now, self.next_job_ids[cell]), now, cell)
             if slot is None:
                 misses += 1
                 continue
             misses = 0
-            self.next_job_id += 1
+            self.next_job_ids[cell] += 1
             self.jobs.state[slot] = JobState.RUNNING
             self.jobs.timer[slot] = 0.0
             self.jobs.elapsed[slot] = float(rng.uniform(0, 0.8)) * spec.duration_s

@@ -78,6 +78,16 @@ class Topology:
     port_peer_port: I8
     port_kind: I8
     port_bandwidth: npt.NDArray[np.float32]
+    # A shard's sub-topology (`subset`): where its first rack, node, chip and UltraServer
+    # sit in the whole fleet, the whole fleet's rack count, and (index from 1, count).
+    # Instance ids and labels use global positions, so every shard names its nodes exactly
+    # as the unsharded fleet does.
+    rack_offset: int = 0
+    node_offset: int = 0
+    chip_offset: int = 0
+    ultraserver_offset: int = 0
+    fleet_racks: int = -1  # -1: this topology is the whole fleet
+    shard: tuple[int, int] | None = None
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     # --- sizes -------------------------------------------------------------------------
@@ -96,6 +106,11 @@ class Topology:
     @property
     def n_ultraservers(self) -> int:
         return int(self.ultraserver_node_start.shape[0])
+
+    @property
+    def n_fleet_racks(self) -> int:
+        """Racks in the whole fleet (more than `n_racks` for a shard)."""
+        return self.n_racks if self.fleet_racks < 0 else self.fleet_racks
 
     @cached_property
     def core_valid(self) -> npt.NDArray[np.bool_]:
@@ -145,7 +160,9 @@ class Topology:
         return f"{self.row_label(rack)}-rack{self.rack_pos[rack] + 1:02d}"
 
     def ultraserver_label(self, us: int) -> str:
-        return "" if us < 0 else f"{self.az_ids[self.ultraserver_az[us]]}-us{us + 1:05d}"
+        if us < 0:
+            return ""
+        return f"{self.az_ids[self.ultraserver_az[us]]}-us{us + self.ultraserver_offset + 1:05d}"
 
     def location(self, node: int) -> dict[str, str]:
         """Target labels for one node, as service discovery sets them."""
@@ -299,6 +316,50 @@ def build_topology(config: FleetConfig) -> Topology:
         port_peer_port=peer_port,
         port_kind=kind,
         port_bandwidth=bw,
+    )
+
+
+def subset(topo: Topology, rack_lo: int, rack_hi: int,
+           shard: tuple[int, int] | None = None) -> Topology:
+    """The sub-topology of racks [rack_lo, rack_hi) of a whole fleet: arrays sliced and
+    re-based to local indices, instance ids and labels kept global (see the offsets)."""
+    if topo.fleet_racks >= 0:
+        raise ValueError("subset of a subset")
+    if not 0 <= rack_lo < rack_hi <= topo.n_racks:
+        raise ValueError(f"racks [{rack_lo}, {rack_hi}) outside 0..{topo.n_racks}")
+    n0, n1 = int(topo.rack_node_start[rack_lo]), int(topo.rack_node_start[rack_hi])
+    c0, c1 = int(topo.node_chip_start[n0]), int(topo.node_chip_start[n1])
+    us = topo.ultraserver_node_start
+    u0, u1 = int(np.searchsorted(us, n0)), int(np.searchsorted(us, n1))
+    node_us = topo.node_ultraserver[n0:n1]
+    peer = topo.port_peer[c0:c1]
+    return Topology(
+        fleet_name=topo.fleet_name, region=topo.region, lnc=topo.lnc,
+        az_names=topo.az_names, az_ids=topo.az_ids,
+        rack_az=topo.rack_az[rack_lo:rack_hi].copy(),
+        rack_dc=topo.rack_dc[rack_lo:rack_hi].copy(),
+        rack_row=topo.rack_row[rack_lo:rack_hi].copy(),
+        rack_pos=topo.rack_pos[rack_lo:rack_hi].copy(),
+        rack_node_start=(topo.rack_node_start[rack_lo:rack_hi + 1] - n0).astype(np.int64),
+        ultraserver_node_start=(us[u0:u1] - n0).astype(np.int64),
+        ultraserver_az=topo.ultraserver_az[u0:u1].copy(),
+        node_type=topo.node_type[n0:n1].copy(),
+        node_rack=(topo.node_rack[n0:n1] - rack_lo).astype(np.int32),
+        node_ultraserver=np.where(node_us >= 0, node_us - u0, -1).astype(np.int32),
+        node_slot=topo.node_slot[n0:n1].copy(),
+        node_chip_start=(topo.node_chip_start[n0:n1 + 1] - c0).astype(np.int64),
+        node_id_numbers=topo.node_id_numbers[n0:n1].copy(),
+        chip_node=(topo.chip_node[c0:c1] - n0).astype(np.int32),
+        chip_local=topo.chip_local[c0:c1].copy(),
+        chip_kind=topo.chip_kind[c0:c1].copy(),
+        chip_cores=topo.chip_cores[c0:c1].copy(),
+        # NeuronLink peers never leave an UltraServer (one rack), so none leaves the slice.
+        port_peer=np.where(peer >= 0, peer - c0, -1).astype(np.int32),
+        port_peer_port=topo.port_peer_port[c0:c1].copy(),
+        port_kind=topo.port_kind[c0:c1].copy(),
+        port_bandwidth=topo.port_bandwidth[c0:c1].copy(),
+        rack_offset=rack_lo, node_offset=n0, chip_offset=c0, ultraserver_offset=u0,
+        fleet_racks=topo.n_racks, shard=shard,
     )
 
 

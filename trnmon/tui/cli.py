@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the fleet summary as text and exit (for scripts)")
     p.add_argument("--connect", metavar="URL",
                    help="attach to a trnmon daemon, e.g. http://127.0.0.1:9464")
+    p.add_argument("--prometheus", metavar="URL",
+                   help="the fleet from PromQL against a Prometheus (the global layer of "
+                        "sharded daemons), e.g. http://127.0.0.1:9090")
     p.add_argument("--neuron-monitor", nargs="?", const="neuron-monitor", metavar="COMMAND",
                    help="a real host: neuron-monitor JSON lines from stdin ('-', or when "
                         "piped) or from COMMAND (default neuron-monitor)")
@@ -42,6 +45,13 @@ def make_source(args: argparse.Namespace) -> FleetSource:
         from trnmon.sources.neuron_monitor import source_for_flag
 
         return source_for_flag(args.neuron_monitor, interactive=not args.once)
+    if getattr(args, "prometheus", None):
+        from trnmon.sources.prometheus import PrometheusSource
+
+        try:
+            return PrometheusSource(args.prometheus, interval=max(args.interval, 0.5))
+        except ValueError as exc:
+            raise TrnmonError(f"--prometheus: {exc}") from None
     if args.connect:
         from trnmon.sources.remote import RemoteSource
 

@@ -1,0 +1,105 @@
+"""The sharded metrics tier: one Prometheus per `trnmon daemon --shard I/N`, one global
+Prometheus federating a small set of series from all of them.
+
+Each shard Prometheus scrapes its daemon's /sd (only that shard's nodes), evaluates the
+usual recording and alerting rules plus the per-node and per-device aggregates below, and
+labels everything it exports with `shard`. The global Prometheus pulls `/federate` with
+`FEDERATE_MATCH`: the recording-rule aggregates, `up` of every node, the per-device
+series the fleet heatmap needs and the job series: ~5 series per chip instead of ~100.
+`neuron-top --prometheus URL` reads exactly this set (trnmon/sources/prometheus.py).
+"""
+
+from __future__ import annotations
+
+from trnmon.dashboards.promql import SCRAPE_JOB
+from trnmon.dashboards.rules import Recording
+from trnmon.dashboards.yamltext import Value
+
+NODE = ("instance_id",)
+DEVICE = ("instance_id", "neuron_device")
+
+
+def _r(record: str, expr: str) -> Recording:
+    return Recording(record, expr)
+
+
+# Per-node and per-device aggregates, evaluated on each shard Prometheus. Their
+# definitions follow trnmon/snapshot's node_summary (a chip is busy above 5 %).
+NODE_RULES: list[Recording] = [
+    _r("instance_device:neuroncore_utilization_ratio:avg",
+       "avg by (instance_id, neuron_device) (neuroncore_utilization_ratio)"),
+    _r("instance_id:neuroncore_utilization_ratio:avg",
+       "avg by (instance_id) (instance_device:neuroncore_utilization_ratio:avg)"),
+    _r("instance_id:neuron_device:count", "count by (instance_id) (neuron_device_power_watts)"),
+    _r("instance_id:neuron_device_busy:count",
+       "count by (instance_id) (instance_device:neuroncore_utilization_ratio:avg > 0.05)"),
+    _r("instance_id:neuron_device_unhealthy:count",
+       'count by (instance_id) (neuron_device_health_state{state=~"failed|hung|lost"} == 1)'),
+    _r("instance_id:neuron_device_throttled:sum",
+       "sum by (instance_id) (neuron_device_throttled)"),
+    _r("instance_id:neuron_device_power_watts:sum",
+       "sum by (instance_id) (neuron_device_power_watts)"),
+    _r("instance_id:neuron_device_hbm_used_bytes:sum",
+       "sum by (instance_id) (neuron_device_hbm_used_bytes)"),
+    _r("instance_id:neuron_device_hbm_total_bytes:sum",
+       "sum by (instance_id) (neuron_device_hbm_total_bytes)"),
+    _r("instance_id:neuron_device_temperature_celsius:max",
+       "max by (instance_id) (neuron_device_temperature_celsius)"),
+]
+
+PER_DEVICE = ("neuron_device_power_watts", "neuron_device_hbm_used_bytes",
+              "neuron_device_hbm_total_bytes", "neuron_device_temperature_celsius")
+JOB_SERIES = ("neuron_job_info", "neuron_job_step_seconds", "neuron_job_mfu_ratio",
+              "neuron_job_tokens_total")
+
+# What the global layer pulls from each shard: aggregates, `up`, heatmap inputs, jobs.
+FEDERATE_MATCH: tuple[str, ...] = (
+    '{__name__=~"(fleet|availability_zone|rack|ultraserver|job_id|instance_id'
+    '|instance_device):.+"}',
+    f'up{{job="{SCRAPE_JOB}"}}',
+    '{__name__=~"' + "|".join(PER_DEVICE) + '"}',
+    '{__name__=~"' + "|".join(JOB_SERIES) + '"}',
+)
+
+SHARD_RULE_FILES = ("recording.yml", "alerts.yml", "node-rules.yml")
+
+
+def node_rule_groups() -> Value:
+    return {"groups": [{"name": "trnmon-node-aggregates", "rules": [
+        {"record": r.record, "expr": r.expr} for r in NODE_RULES]}]}
+
+
+def shard_prometheus_config(*, sd_url: str, shard: str, daemon_target: str,
+                            interval: str = "15s",
+                            rule_files: tuple[str, ...] = SHARD_RULE_FILES) -> Value:
+    """One shard's Prometheus: the single-daemon config plus a `shard` external label."""
+    return {
+        "global": {"scrape_interval": interval, "scrape_timeout": interval,
+                   "evaluation_interval": interval,
+                   # Added to every federated series: which shard a node lives in.
+                   "external_labels": {"shard": shard}},
+        "rule_files": list(rule_files),
+        "scrape_configs": [
+            {"job_name": SCRAPE_JOB, "honor_labels": True,
+             "http_sd_configs": [{"url": sd_url, "refresh_interval": "1m"}],
+             "relabel_configs": [{"source_labels": ["instance"],
+                                  "target_label": "instance_id"}]},
+            {"job_name": "trnmon-daemon", "static_configs": [{"targets": [daemon_target]}]},
+        ],
+    }
+
+
+def global_prometheus_config(*, shard_targets: list[str], interval: str = "15s") -> Value:
+    """The global layer: federates FEDERATE_MATCH from every shard Prometheus.
+
+    `honor_labels` keeps the shards' job/instance labels (so `up{job="trnmon-nodes"}` is
+    each node's, not the federation target's)."""
+    return {
+        "global": {"scrape_interval": interval, "scrape_timeout": interval,
+                   "evaluation_interval": interval},
+        "scrape_configs": [
+            {"job_name": "trnmon-federate", "honor_labels": True, "metrics_path": "/federate",
+             "params": {"match[]": list(FEDERATE_MATCH)},
+             "static_configs": [{"targets": shard_targets}]},
+        ],
+    }
