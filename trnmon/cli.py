@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from trnmon.config import FleetConfig, load_config
 from trnmon.config.presets import PRESETS
-from trnmon.errors import TrnmonError
+from trnmon.errors import TrnmonError, run_main
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -107,20 +107,12 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
+    def body() -> int:
         args = build_parser().parse_args(argv)
         handler: Handler = args.handler
         return handler(args)
-    except TrnmonError as exc:
-        print(f"trnmon: {exc}" if not str(exc).startswith("trnmon") else str(exc),
-              file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (`trnmon ls --fleet | head`): not an error.
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        return 130
+
+    return run_main("trnmon", body)
 
 
 if __name__ == "__main__":

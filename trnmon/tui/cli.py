@@ -7,13 +7,12 @@ is reserved for the daemon source (see `make_source`).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 
 from trnmon.api.models import FleetSummary
 from trnmon.cli import _Parser, add_fleet_args, fleet_config
-from trnmon.errors import TrnmonError
+from trnmon.errors import TrnmonError, run_main
 from trnmon.sources.base import FleetSource
 
 
@@ -94,7 +93,7 @@ def run_once(source: FleetSource) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
+    def body() -> int:
         args = build_parser().parse_args(argv)
         if not args.interval > 0:
             raise TrnmonError(f"--interval must be > 0 (got {args.interval})")
@@ -105,15 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         NeuronTopApp(source, interval=args.interval).run()
         return 0
-    except TrnmonError as exc:
-        msg = str(exc)
-        print(msg if msg.startswith("neuron-top") else f"neuron-top: {msg}", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        return 130
+
+    return run_main("neuron-top", body)
 
 
 if __name__ == "__main__":
