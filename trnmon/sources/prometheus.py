@@ -14,7 +14,6 @@ backoff, as RemoteSource does.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -39,8 +38,7 @@ from trnmon.api.models import (
 from trnmon.dashboards.promql import SCRAPE_JOB
 from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME
 from trnmon.hw.lnc import core_numbering
-from trnmon.sources.base import FleetSource, SourceStatus
-from trnmon.sources.remote import BACKOFF_S, _reason
+from trnmon.sources.network import NetworkSource
 
 REQUEST_TIMEOUT_S = 10.0
 NODE_QUERIES = {
@@ -71,49 +69,18 @@ class PrometheusError(OSError):
     pass
 
 
-class PrometheusSource(FleetSource):
+class PrometheusSource(NetworkSource):
+    KIND = "prometheus"
+
     def __init__(self, url: str, *, interval: float = 2.0) -> None:
-        super().__init__()
-        parsed = urllib.parse.urlparse(url if "://" in url else f"http://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        self.url = f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}"
+        super().__init__(url)
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._connected = False
-        self._retry_at = 0.0
-        self._error = ""
         self._polls = 0
 
-    # --- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="trnmon-prometheus",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=REQUEST_TIMEOUT_S + 1)
-
-    def _run(self) -> None:
-        attempt = 0
+    def _serve(self) -> None:
+        """Poll every `interval` until a query fails (NetworkSource then backs off)."""
         while not self._stop.is_set():
-            try:
-                self.poll()
-            except (OSError, ValueError, KeyError) as exc:
-                self._connected = False
-                self._error = _reason(exc)
-                delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
-                attempt += 1
-                self._retry_at = time.monotonic() + delay
-                for listener in list(self._listeners):
-                    listener()
-                self._stop.wait(delay)
-                continue
-            attempt = 0
+            self.poll()
             self._stop.wait(self.interval)
 
     def poll(self) -> FleetSummary:
@@ -269,15 +236,6 @@ class PrometheusSource(FleetSource):
 
     def history(self, scope: str) -> HistorySeries | None:
         return None  # range queries are Grafana's job; neuron-top shows the present
-
-    @property
-    def status(self) -> SourceStatus:
-        if self._connected:
-            return SourceStatus(True, f"prometheus {self.url}")
-        wait = max(0.0, self._retry_at - time.monotonic())
-        why = f": {self._error}" if self._error else ""
-        return SourceStatus(False, f"prometheus {self.url} unreachable{why} "
-                                   f"(reconnecting in {wait:.0f} s)")
 
 
 def _location(labels: dict[str, str]) -> Location:
