@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,8 @@ from trnmon.api.models import Heatmap
 from trnmon.tui.messages import ChipClicked
 
 LEVELS = 24
+MAX_SIDE = 8
+NODE_CHIPS = 16  # trn2/trn1 nodes; inf2 nodes (12) simply wrap
 # Display range per metric (ratio or Celsius) mapped onto the palette.
 SCALE = {"utilization": (0.0, 1.0), "hbm": (0.0, 1.0), "temperature": (25.0, 95.0),
          "power": (0.0, 1.0)}
@@ -59,6 +62,8 @@ class HeatmapView(Widget):
         self._levels: npt.NDArray[np.int16] = np.zeros((0, 0), dtype=np.int16)
         self._lit: npt.NDArray[np.bool_] = np.zeros((0, 0), dtype=bool)
         self._per_cell = 1
+        self._side = 1  # a chip's square in columns and half-rows (small fleets: > 1)
+        self._per_row = 1
         self._strips: dict[int, Strip] = {}
         self._layout_for: tuple[int, int, int] = (0, 0, 0)
 
@@ -102,15 +107,16 @@ class HeatmapView(Widget):
             return
         self._layout_for = key
         n = self.chips
-        cells = width * height * 2
-        k = max(1, math.ceil(n / cells)) if n else 1
-        self._per_cell = k
-        n_cells = math.ceil(n / k) if n else 0
-        rows = max(2, math.ceil(n_cells / width) + (math.ceil(n_cells / width) % 2))
+        half_rows = 2 * height  # each character holds two cells (▀: top and bottom)
+        k = max(1, math.ceil(n / (width * half_rows))) if n else 1
+        side, per_row = _block_side(n, width, half_rows) if k == 1 else (1, width)
+        chip_rows = max(1, math.ceil(math.ceil(n / k) / per_row)) if n else 1
+        self._per_cell, self._side, self._per_row = k, side, per_row
+
         lo, hi = SCALE[self.metric]
-        padded = np.full(rows * width * k, np.nan, dtype=np.float32)
+        padded = np.full(chip_rows * per_row * k, np.nan, dtype=np.float32)
         padded[:n] = self._values
-        grid = padded.reshape(rows * width, k)
+        grid = padded.reshape(chip_rows * per_row, k)
         # Padding cells are all-NaN: their 'mean of empty slice' warning is expected.
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -118,19 +124,35 @@ class HeatmapView(Widget):
                 grid, axis=1)
         scaled = np.clip((agg - lo) / (hi - lo), 0.0, 1.0) * (LEVELS - 1)
         levels = np.where(np.isnan(agg), EMPTY, np.rint(np.nan_to_num(scaled))).astype(np.int16)
-        self._levels = levels.reshape(rows, width)
+        self._levels = self._blow_up(levels.reshape(chip_rows, per_row), EMPTY)
         if self._highlight is not None and self._highlight.shape[0] == n:
-            hl = np.zeros(rows * width * k, dtype=bool)
+            hl = np.zeros(chip_rows * per_row * k, dtype=bool)
             hl[:n] = self._highlight
-            self._lit = hl.reshape(rows * width, k).any(axis=1).reshape(rows, width)
+            lit = hl.reshape(chip_rows * per_row, k).any(axis=1).reshape(chip_rows, per_row)
+            self._lit = self._blow_up(lit, False)
         else:
-            self._lit = np.ones((rows, width), dtype=bool)
+            self._lit = np.ones(self._levels.shape, dtype=bool)
+
+    def _blow_up(self, cells: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
+        """Each cell becomes a side x side square; pad to the width and an even row count."""
+        side, width = self._side, self.size.width
+        grid = np.repeat(np.repeat(cells, side, axis=0), side, axis=1)
+        if side >= 3:  # a gap after every chip, so big blocks read as separate chips
+            grid[side - 1::side, :] = fill
+            grid[:, side - 1::side] = fill
+        rows = max(2, grid.shape[0] + grid.shape[0] % 2)
+        out = np.full((rows, width), fill, dtype=grid.dtype)
+        out[: grid.shape[0], : grid.shape[1]] = grid
+        return out
 
     def cell_chip(self, x: int, y: int) -> int | None:
         """The first chip under character (x, y), or None past the last chip."""
         self._layout()
-        chip = ((2 * y) * self.size.width + x) * self._per_cell
-        return chip if 0 <= x < self.size.width and chip < self.chips else None
+        col, row = x // self._side, (2 * y) // self._side
+        if not 0 <= x < self.size.width or col >= self._per_row:
+            return None
+        chip = (row * self._per_row + col) * self._per_cell
+        return chip if chip < self.chips else None
 
     # --- rendering ---------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -146,18 +168,18 @@ class HeatmapView(Widget):
             top, bottom = self._levels[top_row].tolist(), self._levels[bottom_row].tolist()
             lit_t, lit_b = self._lit[top_row].tolist(), self._lit[bottom_row].tolist()
             segments: list[Segment] = []
-            run_style: Style | None = None
+            run: tuple[str, Style] | None = None
             run_len = 0
             for x in range(width):
-                style = _style(top[x], lit_t[x], bottom[x], lit_b[x])
-                if style is run_style:
+                cell = _cell(top[x], lit_t[x], bottom[x], lit_b[x])
+                if cell is run:
                     run_len += 1
                     continue
-                if run_style is not None:
-                    segments.append(Segment("▀" * run_len, run_style))
-                run_style, run_len = style, 1
-            if run_style is not None:
-                segments.append(Segment("▀" * run_len, run_style))
+                if run is not None:
+                    segments.append(Segment(run[0] * run_len, run[1]))
+                run, run_len = cell, 1
+            if run is not None:
+                segments.append(Segment(run[0] * run_len, run[1]))
             strip = Strip(segments, width)
         self._strips[y] = strip
         return strip
@@ -168,7 +190,7 @@ class HeatmapView(Widget):
             self.post_message(ChipClicked(chip))
 
 
-_STYLES: dict[tuple[int, bool, int, bool], Style] = {}
+_CELLS: dict[tuple[int, bool, int, bool], tuple[str, Style]] = {}
 
 
 def _colour(level: int, lit: bool) -> str | None:
@@ -177,11 +199,31 @@ def _colour(level: int, lit: bool) -> str | None:
     return PALETTE[level] if lit else DIMMED[level]
 
 
-def _style(top: int, lit_t: bool, bottom: int, lit_b: bool) -> Style:
+def _cell(top: int, lit_t: bool, bottom: int, lit_b: bool) -> tuple[str, Style]:
+    """Glyph and style for one character holding two cells; empty cells stay background."""
     key = (top, lit_t, bottom, lit_b)
-    style = _STYLES.get(key)
-    if style is None:
+    cell = _CELLS.get(key)
+    if cell is None:
         # Identity-cached so that equal neighbours merge into one segment by `is`.
-        style = _STYLES[key] = Style(color=_colour(top, lit_t), bgcolor=_colour(bottom, lit_b))
-    return style
+        if top == EMPTY and bottom == EMPTY:
+            cell = (" ", Style())
+        elif top == EMPTY:
+            cell = ("▄", Style(color=_colour(bottom, lit_b)))
+        else:
+            cell = ("▀", Style(color=_colour(top, lit_t), bgcolor=_colour(bottom, lit_b)))
+        _CELLS[key] = cell
+    return cell
 
+
+
+def _block_side(chips: int, width: int, half_rows: int) -> tuple[int, int]:
+    """(side, chips per row): the biggest square (in columns and half-rows) per chip that
+    still fits every chip, so a small fleet fills its pane instead of a thin stripe; rows
+    hold whole 16-chip nodes where the width allows, so each node reads as a row."""
+    for side in range(MAX_SIDE, 0, -1):
+        per_row = width // side
+        if per_row >= NODE_CHIPS:
+            per_row -= per_row % NODE_CHIPS
+        if per_row and math.ceil(chips / per_row) * side <= half_rows:
+            return side, per_row
+    return 1, width
