@@ -176,3 +176,24 @@ def test_metric_cycles_and_compact_class() -> None:
         assert hm.metric == "utilization"
         assert app.screen.has_class("compact")
     run(app, scenario, size=(80, 24))
+
+
+def test_clicking_a_heatmap_tile_opens_its_node(app: DrivenApp, fake: FakeSource) -> None:
+    async def scenario(app: DrivenApp, pilot: Pilot[None]) -> None:
+        hm = app.screen.query_one(HeatmapView)
+        # Every chip's tile maps back to that chip, and a gap or the margin to none.
+        side, per_row = hm._side, hm._per_row
+
+        def centre(chip: int) -> tuple[int, int]:
+            mid = (side - 1) // 2  # the middle of the tile, clear of its gap
+            return (chip % per_row) * side + mid, ((chip // per_row) * side + mid) // 2
+
+        for chip in (0, 17, 70, 91):
+            assert hm.cell_chip(*centre(chip)) == chip, (chip, side, per_row)
+        assert hm.cell_chip(hm.size.width + 1, 0) is None
+        chip = 70  # device 6 of the trn1 node (nodes 0-3 are the UltraServer's 64 chips)
+        await pilot.click(HeatmapView, offset=centre(chip))
+        await settle(pilot, lambda: isinstance(app.screen, NodeScreen))
+        assert isinstance(app.screen, NodeScreen)
+        assert app.screen.instance_id == fake.engine.topo.instance_id(4)
+    run(app, scenario)

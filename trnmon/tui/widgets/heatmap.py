@@ -148,7 +148,9 @@ class HeatmapView(Widget):
     def cell_chip(self, x: int, y: int) -> int | None:
         """The first chip under character (x, y), or None past the last chip."""
         self._layout()
-        col, row = x // self._side, (2 * y) // self._side
+        side = self._side
+        half = 2 * y if side < 3 or (2 * y) % side != side - 1 else 2 * y + 1  # skip a gap
+        col, row = x // side, half // side
         if not 0 <= x < self.size.width or col >= self._per_row:
             return None
         chip = (row * self._per_row + col) * self._per_cell
