@@ -57,6 +57,10 @@ class Scheduler:
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
         self.node_family = fam[topo.node_type]
+        # Instance families present per cell: static, and scanning 31k nodes per arrival
+        # is what made building a 500k-chip fleet slow.
+        self.cell_families = [frozenset(self.node_family[c.node_lo:c.node_hi].tolist())
+                              for c in cells]
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
         self.placed_slots: list[int] = []  # slots placed since the engine last looked
         self.completed = 0
@@ -132,7 +136,7 @@ class Scheduler:
         weights = np.array([mix.pretrain, mix.finetune, mix.inference, mix.batch_inference])
         kind = JobKind(int(rng.choice(4, p=weights / weights.sum())))
         c = self.cells[cell]
-        fams = set(self.node_family[c.node_lo:c.node_hi].tolist())
+        fams = self.cell_families[cell]
         n_us = c.us_hi - c.us_lo
         eff = float(rng.uniform(self.config.workload.mfu_min, self.config.workload.mfu_max))
         hours = float(rng.exponential(self.config.workload.mean_job_hours)) + 0.25
