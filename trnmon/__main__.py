@@ -1,3 +1,3 @@
-from trnmon.cli import main
+from trnmon.cli.main import main
 
 raise SystemExit(main())

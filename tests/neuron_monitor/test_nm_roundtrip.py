@@ -107,7 +107,7 @@ def test_cli_pipeline_monitor_into_neuron_top_once() -> None:
     mon = subprocess.run([sys.executable, "-m", "trnmon", "monitor", "--preset", "tiny",
                           "--node", "5", "--count", "2", "--speed", "1e4"],
                          capture_output=True, text=True, timeout=60, check=True)
-    top = subprocess.run([sys.executable, "-c", "from trnmon.tui.cli import main; "
+    top = subprocess.run([sys.executable, "-c", "from trnmon.cli.neuron_top import main; "
                           "raise SystemExit(main())", "--neuron-monitor", "-", "--once"],
                          input=mon.stdout.splitlines()[0] + "\n", capture_output=True,
                          text=True, timeout=60)
@@ -117,7 +117,7 @@ def test_cli_pipeline_monitor_into_neuron_top_once() -> None:
 
 
 def test_missing_command_is_one_line() -> None:
-    top = subprocess.run([sys.executable, "-c", "from trnmon.tui.cli import main; "
+    top = subprocess.run([sys.executable, "-c", "from trnmon.cli.neuron_top import main; "
                           "raise SystemExit(main())", "--neuron-monitor",
                           "no-such-neuron-monitor", "--once"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

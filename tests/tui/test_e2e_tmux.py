@@ -25,7 +25,7 @@ def session() -> Iterator[str]:
     name = f"neuron-top-e2e-{uuid.uuid4().hex[:8]}"
     script = Path(sys.executable).with_name("neuron-top")
     cmd = (f"{script} --preset tiny --seed 3" if script.exists()
-           else f"{sys.executable} -m trnmon.tui.cli --preset tiny --seed 3")
+           else f"{sys.executable} -m trnmon.cli.neuron_top --preset tiny --seed 3")
     tmux("-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
          f"{cmd}; sleep 30")
     # Some tmux versions size a detached session from `default-size`: pin it.

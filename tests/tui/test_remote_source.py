@@ -80,17 +80,18 @@ def test_reconnects_after_the_daemon_restarts(daemon_factory: Any, tmp_path: Any
 
 def test_connect_once_and_bad_urls(daemon_factory: Any) -> None:
     d = daemon_factory()
-    r = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--connect", d.url, "--once"],
+    r = subprocess.run([sys.executable, "-m", "trnmon.cli.neuron_top", "--connect", d.url,
+                        "--once"],
                        capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "chips 92" in lines[0] and len(lines) == 2 + 6  # summary, column header, nodes
     assert "Traceback" not in r.stderr
     for url, needle in (("ftp://x", "not an http(s) URL"),):
-        r = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--connect", url],
+        r = subprocess.run([sys.executable, "-m", "trnmon.cli.neuron_top", "--connect", url],
                            capture_output=True, text=True, timeout=60, check=False)
         assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--connect",
+    r = subprocess.run([sys.executable, "-m", "trnmon.cli.neuron_top", "--connect",
                         "http://127.0.0.1:9", "--once"],
                        capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2 and "unreachable" in r.stderr

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("dashboards", help="Grafana dashboards and Prometheus rules")
     p.add_argument("action", choices=("generate",))
     p.add_argument("--check", action="store_true",
@@ -39,5 +39,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="output directory (default: dashboards)")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)

@@ -11,13 +11,13 @@ import time
 from collections.abc import Sequence
 
 from trnmon.api.models import FleetSummary
-from trnmon.cli import _Parser, add_fleet_args, fleet_config
+from trnmon.cli.args import Parser, add_fleet_args, fleet_config
 from trnmon.errors import TrnmonError, run_main
 from trnmon.sources.base import FleetSource
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="neuron-top",
+    p = Parser(prog="neuron-top",
                 description="A live TUI for an emulated Trainium2 fleet, from the whole "
                             "fleet down to one NeuronCore.")
     add_fleet_args(p)

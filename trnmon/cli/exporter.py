@@ -18,7 +18,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers
 from trnmon.errors import TrnmonError
 
 DEFAULT_LISTEN = "127.0.0.1:8000"  # AWS's script listens on port 8000
@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if proc is not None and proc.returncode not in (0, None) else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("exporter",
                        help="Prometheus /metrics for a real host from neuron-monitor output")
     p.add_argument("--neuron-monitor", nargs="?", const="neuron-monitor", metavar="COMMAND",
@@ -142,5 +142,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"address to serve /metrics on (default {DEFAULT_LISTEN})")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)

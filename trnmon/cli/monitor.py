@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers, fleet_config, resolve_node
 from trnmon.errors import TrnmonError
 
 
@@ -36,7 +36,6 @@ def _run(args: argparse.Namespace) -> int:
         feed = DaemonFeed(args.connect, args.node)
         wall_per_sim = 1.0  # the daemon keeps its own clock: poll every period
     else:
-        from trnmon.cli import fleet_config, resolve_node
         from trnmon.sim import Engine
 
         fleet_args = argparse.Namespace(preset=args.preset, config=args.config_fleet,
@@ -50,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     from trnmon.config.presets import PRESETS
 
     p = sub.add_parser("monitor", help="neuron-monitor JSON lines for an emulated node")
@@ -67,5 +66,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lnc", type=int, choices=(1, 2), help="logical NeuronCore config on Trn2")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)

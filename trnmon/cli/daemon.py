@@ -7,11 +7,10 @@ import asyncio
 import logging
 import sys
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers, add_fleet_args, fleet_config
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trnmon.cli import fleet_config
     from trnmon.config.model import FleetConfig
     from trnmon.daemon.service import Daemon
     from trnmon.daemon.settings import Settings, resolve
@@ -28,8 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(daemon.run())
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from trnmon.cli import add_fleet_args
+def register(sub: SubParsers) -> None:
     from trnmon.config.daemon import DEFAULT_LISTEN
 
     p = sub.add_parser("daemon", help="serve the fleet: metrics, discovery, JSON API, control")
@@ -47,5 +45,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "trajectory are those of the whole fleet")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)

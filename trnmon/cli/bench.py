@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers
 
 SUITES = ("core", "exporter", "daemon", "tui")
 
@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("bench", help="benchmarks (JSON lines with --json)")
     p.add_argument("suite", choices=SUITES)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -40,5 +40,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--concurrency", type=int, help="daemon: requests in flight (default 16)")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from typing import Any, TextIO
 
+from trnmon.cli.args import SubParsers, add_fleet_args, fleet_config, resolve_node
 from trnmon.hw.catalog import LinkTopology
-from trnmon.topology import Topology
+from trnmon.topology import Topology, build_topology
 from trnmon.topology.neuronlink import GRID
 
 
@@ -136,3 +138,26 @@ def write_fleet(topo: Topology, out: TextIO, *, header: bool) -> None:
 def fleet_header_wanted(out: TextIO | None = None) -> bool:
     """A header for people, none for pipes, so `trnmon ls --fleet | wc -l` counts nodes."""
     return (out or sys.stdout).isatty()
+
+
+def run(args: argparse.Namespace) -> int:
+    topo = build_topology(fleet_config(args))
+    if args.fleet:
+        write_fleet(topo, sys.stdout, header=fleet_header_wanted())
+        return 0
+    node = resolve_node(topo, args.node)
+    text = render_json(topo, node) if args.json else render_node(
+        topo, node, topology=args.topology)
+    print(text)
+    return 0
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("ls", help="neuron-ls for an emulated node, or list the fleet")
+    add_fleet_args(p)
+    p.add_argument("--node", metavar="ID", help="instance id or node index (default: first)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("-t", "--topology", action="store_true", help="draw the NeuronLink grid")
+    mode.add_argument("-j", "--json", action="store_true", help="neuron-ls -j JSON")
+    mode.add_argument("--fleet", action="store_true", help="one line per node")
+    p.set_defaults(handler=run)

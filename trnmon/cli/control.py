@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers
 from trnmon.errors import TrnmonError
 
 FAULT_KINDS = ("hbm_ecc_corrected", "hbm_ecc_uncorrected", "sram_ecc_corrected",
@@ -117,7 +117,7 @@ def _client_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: SubParsers) -> None:
     p = sub.add_parser("inject", help="inject, list or clear faults in a running daemon")
     p.add_argument("kind", nargs="?", choices=FAULT_KINDS, metavar="KIND",
                    help=f"fault kind: {', '.join(FAULT_KINDS)}")
@@ -148,6 +148,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _client_args(p)
     p.set_defaults(handler=_clock)
 
-
-REGISTRARS.append(register)
 

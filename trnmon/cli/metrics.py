@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trnmon.commands.registry import REGISTRARS
+from trnmon.cli.args import SubParsers, add_fleet_args, fleet_config, resolve_node
 from trnmon.errors import TrnmonError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trnmon.cli import fleet_config, resolve_node
     from trnmon.exporter.render import render_node
     from trnmon.sim import Engine
     from trnmon.snapshot import FleetSnapshot
@@ -25,8 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from trnmon.cli import add_fleet_args
+def register(sub: SubParsers) -> None:
 
     p = sub.add_parser("metrics", help="print one node's Prometheus metrics")
     add_fleet_args(p)
@@ -35,5 +33,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="emulator ticks to run before the snapshot (default 10)")
     p.set_defaults(handler=_run)
 
-
-REGISTRARS.append(register)
