@@ -27,7 +27,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
-from trnmon.api.models import DeviceDetail, JobModel, NodeDetail, ProcessModel
+from trnmon.api.models import DeviceDetail, JobModel, NodeDetail
 from trnmon.api.views import node_detail
 from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME
 from trnmon.neuron_monitor.config import MonitorConfig
