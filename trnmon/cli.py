@@ -39,14 +39,19 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     from trnmon.commands import ls
     from trnmon.topology import build_topology
 
-    topo = build_topology(fleet_config(args))
+    config = fleet_config(args)
+    topo = build_topology(config)
     if args.fleet:
         ls.write_fleet(topo, sys.stdout, header=ls.fleet_header_wanted())
         return 0
     node = resolve_node(topo, args.node)
-    text = ls.render_json(topo, node) if args.json else ls.render_node(
-        topo, node, topology=args.topology)
-    print(text)
+    # The node's runtime processes as the fleet starts (what `trnmon monitor` shows).
+    from trnmon.api.views import node_detail
+    from trnmon.sim import Engine
+    from trnmon.snapshot import FleetSnapshot
+
+    snap = FleetSnapshot.capture(Engine(config, topology=topo))
+    print(ls.run(args, topo, node, node_detail(snap, node).processes))
     return 0
 
 
@@ -83,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", metavar="ID", help="instance id or node index (default: first)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("-t", "--topology", action="store_true", help="draw the NeuronLink grid")
-    mode.add_argument("-j", "--json", action="store_true", help="neuron-ls -j JSON")
+    mode.add_argument("-j", "--json-output", "--json", dest="json", action="store_true",
+                      help="neuron-ls -j JSON")
     mode.add_argument("--fleet", action="store_true", help="one line per node")
+    p.add_argument("-w", "--wide", action="store_true",
+                   help="neuron-ls --wide: PID, COMMAND, RUNTIME VERSION columns")
+    p.add_argument("-a", "--show-all-procs", action="store_true",
+                   help="every process on each device, not only Neuron runtimes")
     p.set_defaults(handler=_cmd_ls)
 
     p = sub.add_parser("config", help="configuration tools")
