@@ -141,7 +141,7 @@ def render_node(topo: Topology, node: int, *, topology: bool = False, wide: bool
             lines = [(dev if i == 0 else [""] * len(dev))
                      + [str(pid), cut(cmd, width), version]
                      for i, (pid, cmd, version) in enumerate(mine)]
-            groups.append(lines or [dev + ["", "", ""]])
+            groups.append(lines or [[*dev, "", "", ""]])
         out.append(_table(headers, groups, rule_groups=all_procs))
     else:
         headers = ["NEURON DEVICE", "NEURON CORES", "NEURON CORE IDS", "NEURON MEMORY",
@@ -225,12 +225,13 @@ def fleet_header_wanted(out: TextIO | None = None) -> bool:
 
 def node_processes(processes: Sequence[ProcessModel], devices: int, *, all_procs: bool,
                    argv: Sequence[str] | None = None) -> dict[int, list[Proc]]:
-    """Device -> processes; with `all_procs`, this `trnmon ls` itself on every device (as
-    neuron-ls lists itself under -a, runtime version NA)."""
+    """Device -> processes; with `all_procs`, this process itself on every device (as
+    neuron-ls lists itself under -a, runtime version NA), with its own command line."""
     out = device_processes(processes)
     if all_procs:
-        me = (os.getpid(), " ".join(["trnmon", *(sys.argv[1:] if argv is None else argv)]),
-              NO_RUNTIME)
+        words = list(sys.argv if argv is None else argv)
+        words[:1] = [os.path.basename(words[0])] if words else []
+        me = (os.getpid(), " ".join(words), NO_RUNTIME)
         for dev in range(devices):
             out.setdefault(dev, []).append(me)
     return out
