@@ -152,6 +152,6 @@ def test_ls_wide_and_all_procs_show_process_columns(capsys: pytest.CaptureFixtur
     me = [ln for ln in procs
           if ln.startswith("|") and ln.split("|")[6].strip() == str(os.getpid())]
     assert len(me) == 16 and all(ln.split("|")[-2].strip() == "NA" for ln in me)
-    assert sum(1 for ln in procs if ln.startswith("+")) == 2 + 16  # header rules, then one per device
+    assert sum(1 for ln in procs if ln.startswith("+")) == 2 + 16  # header rules, one per device
     command = [c.strip() for c in procs[7].split("|")[1:-1]][6]
     assert len(command) == 40 and command.endswith("...")
