@@ -52,7 +52,7 @@ class NodeScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_flops", "% / TFLOPS"),
         Binding("enter", "open_device", "Device", show=False),
-        Binding("P", "open_processes", "Processes"),
+        Binding("P", "open_processes", "Processes", show=False),
     ]
 
     def __init__(self, instance_id: str) -> None:
