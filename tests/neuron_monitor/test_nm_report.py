@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import math
 import subprocess
 import sys
@@ -45,9 +46,11 @@ def test_trn2_lnc2_report_has_every_group_with_v3d(tiny_engine: Engine) -> None:
         "neuron_device_memory_size": 103079215104, "neuroncore_per_device_count": 4,
         "logical_neuroncore_config": 2, "error": ""}
     info = doc["instance_info"]
+    # Node 0 of `tiny` is a trn2u.48xlarge in an UltraServer: AWS's `ultraserver_id`.
     assert set(info) == {"instance_name", "instance_id", "instance_type",
                          "instance_availability_zone", "instance_availability_zone_id",
-                         "instance_region", "ami_id", "subnet_id", "error"}
+                         "instance_region", "ami_id", "subnet_id", "ultraserver_id", "error"}
+    assert re.fullmatch(r"u-[0-9a-f]{16}", info["ultraserver_id"])
     (rt,) = doc["neuron_runtime_data"]
     assert set(rt) == {"pid", "address", "neuron_runtime_tag", "error", "report"}
     assert list(rt["report"]) == list(RUNTIME_GROUPS)
@@ -85,7 +88,8 @@ def test_trn1_inf2_hardware_info(tiny_engine: Engine, node: int, dtype: str, ver
     assert (hw["neuron_device_type"], hw["neuroncore_version"], hw["neuron_device_count"],
             hw["neuroncore_per_device_count"]) == (dtype, version, count, per_device)
     assert hw["neuron_device_memory_size"] == 32 * 2**30
-    assert "logical_neuroncore_config" not in hw
+    assert hw["logical_neuroncore_config"] == 1  # as real trn1/inf2 hosts report
+    assert "ultraserver_id" not in doc["instance_info"]
     cores = doc["neuron_runtime_data"][0]["report"]["neuroncore_counters"]
     assert all("v3d" not in c for c in cores["neuroncores_in_use"].values())
 

@@ -11,14 +11,15 @@ Series follow AWS's `neuron-monitor-prometheus.py` for the same input:
 * per-core metrics have one series per (runtime_tag, neuroncore) the runtime lists
   (every runtime lists every core, 0 where it does not run), so a host of 32 one-core
   runtimes reads each core's load under the runtime that runs it; per-core memory is
-  per runtime too, for the cores its memory breakdown lists;
+  per runtime too, for the cores its memory breakdown lists; trnmon's
+  `neuroncore_flops` (no runtime_tag) is per core, summed over runtimes;
 * latency has a series only for a runtime that has reported one (a `null` group keeps
   the last value, and before any there is none);
 * a group reported with an `error`, or a runtime with an `error`, is not used;
 * an idle host (no runtime) has no per-core or per-runtime series. `idle_zeros=True`
   (`trnmon exporter --idle-zeros`) instead exports them as zeros under
-  `runtime_tag="none"`, as the emulated exporter does, which lowers the fleet averages
-  AWS users compute, so it is off by default;
+  `runtime_tag="none"`, as the emulated exporter does (latency aside: nothing ran),
+  which lowers the fleet averages AWS users compute, so it is off by default;
 * when `instance_info` has `ultraserver_id`, every series carries it.
 
 Counters are the sums of neuron-monitor's per-period counts since the exporter started
@@ -173,14 +174,21 @@ def _rows(name: str, host: HostState, idle_zeros: bool) -> Rows:
     if name == "neuroncore_utilization_ratio":
         return _core_rows(host, idle_zeros, lambda r: {
             c: s.utilization for c, s in (r.cores or {}).items()})
-    if name == "neuroncore_flops":
-        return _core_rows(host, idle_zeros, lambda r: {
-            c: s.flops or 0.0 for c, s in (r.cores or {}).items()})
+    if name == "neuroncore_flops":  # trnmon's extension has no runtime_tag: per core
+        per_dev = host.cores_per_device
+        if not host.runtimes:
+            cores = dict.fromkeys(range(host.device_count * per_dev), 0.0) if idle_zeros else {}
+        else:
+            cores = {c: s.flops or 0.0 for c, s in host.core_load().items()}
+        return [({"neuroncore": str(c), "neuron_device": str(c // per_dev)}, [v])
+                for c, v in sorted(cores.items())]
     if name.startswith("neuroncore_memory_usage_"):
         cat = name.removeprefix("neuroncore_memory_usage_")
         return _core_rows(host, idle_zeros, lambda r: {
             c: cats.get(cat, 0.0) for c, cats in r.core_memory.items()})
     if name in RUNTIME_METRICS:
+        if name == "execution_latency_seconds" and not host.runtimes:
+            return []  # nothing ran: no latency, not a latency of 0
         return _runtime_rows(host, idle_zeros, BY_NAME[name].enum_size,
                              lambda tag, r: _runtime_values(name, host, tag, r))
     per_dev, n_dev = host.cores_per_device, host.device_count
