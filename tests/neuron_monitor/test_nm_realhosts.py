@@ -113,10 +113,16 @@ def test_runtime_order_does_not_move_a_core() -> None:
     assert detail.devices[15].logical_cores[1].utilization == 0.31  # core 31 at 31 %
 
 
+# neuron-top's entry point, wherever this tree keeps it (trnmon.tui.cli, later trnmon.cli).
+NEURON_TOP = ("try:\n    from trnmon.cli.neuron_top import main\n"
+              "except ImportError:\n    from trnmon.tui.cli import main\n"
+              "raise SystemExit(main())")
+
+
 def run_once(name: str) -> list[str]:
-    r = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--neuron-monitor", "-",
-                        "--once"], input=fixture_line(name) + "\n", capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-c", NEURON_TOP, "--neuron-monitor", "-", "--once"],
+                       input=fixture_line(name) + "\n", capture_output=True, text=True,
+                       timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
 
