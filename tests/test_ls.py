@@ -155,3 +155,15 @@ def test_ls_wide_and_all_procs_show_process_columns(capsys: pytest.CaptureFixtur
     assert sum(1 for ln in procs if ln.startswith("+")) == 2 + 16  # header rules, one per device
     command = [c.strip() for c in procs[7].split("|")[1:-1]][6]
     assert len(command) == 40 and command.endswith("...")
+
+
+def test_ls_shows_the_runtime_trnmon_monitor_reports() -> None:
+    def run(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "trnmon", *args], capture_output=True,
+                              text=True, check=True, timeout=60).stdout
+
+    ls = json.loads(run("ls", "--preset", "tiny", "--node", "3", "-j"))
+    report = json.loads(run("monitor", "--preset", "tiny", "--node", "3", "--count", "1",
+                            "--speed", "1000").splitlines()[0])
+    pids = {rt["pid"] for rt in report["neuron_runtime_data"]}
+    assert pids and all({p["pid"] for p in d["neuron_processes"]} == pids for d in ls)
