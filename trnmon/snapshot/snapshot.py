@@ -17,6 +17,7 @@ import numpy.typing as npt
 from trnmon.sim.engine import Engine, Event
 from trnmon.sim.jobs import JobState
 from trnmon.sim.state import LATENCY_SHAPE, FleetState, Health
+from trnmon.snapshot.processes import RuntimeProcess, runtime_process
 from trnmon.topology import Topology
 
 F64 = npt.NDArray[np.float64]
@@ -43,6 +44,16 @@ class JobView:
     restarts: int
     started_at: float
     submitted_at: float
+    seed: int = 0  # the fleet's: runtime processes derive from it
+
+    def process_on(self, node: int, cores_per_node: int) -> RuntimeProcess | None:
+        """The job's runtime process on `node` (made on demand: a tick of a large fleet
+        should not hash a pid for every node of every job)."""
+        if node not in self.nodes:
+            return None
+        return runtime_process(self.seed, self.job_id, node, name=self.name, kind=self.kind,
+                               model=self.model, nodes=len(self.nodes),
+                               cores_per_node=cores_per_node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +103,12 @@ class FleetSnapshot:
         topo, jobs = eng.topo, eng.jobs
         ids = np.zeros(jobs.capacity + 1, dtype=np.int64)
         views = []
+        seed = eng.config.seed
         for slot, rec in sorted(jobs.records.items(), key=lambda kv: kv[1].job_id):
             ids[slot] = rec.job_id
+            name = rec.spec.name or f"{rec.spec.kind}-{rec.job_id}"
             views.append(JobView(
-                job_id=rec.job_id, name=rec.spec.name or f"{rec.spec.kind}-{rec.job_id}",
+                job_id=rec.job_id, name=name,
                 kind=rec.spec.kind, model=rec.spec.model,
                 state=JobState(int(jobs.state[slot])).name.lower(),
                 instance_ids=tuple(topo.instance_id(n) for n in rec.nodes),
@@ -105,7 +118,7 @@ class FleetSnapshot:
                 steps=float(jobs.steps[slot]),
                 progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
                 restarts=rec.restarts, started_at=rec.started_at,
-                submitted_at=rec.submitted_at))
+                submitted_at=rec.submitted_at, seed=seed))
         chip_job_id = ids[eng.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
