@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import preset_config
 from trnmon.hw.catalog import CHIPS
 from trnmon.sim import Engine, FaultKind, Health
-from trnmon.sim.jobs import JobState
+from trnmon.sim.rules import JobState
 from trnmon.sim.state import ECC_EVENTS
 from trnmon.snapshot import FleetSnapshot
 

@@ -23,7 +23,14 @@ from trnmon.config.model import FleetConfig
 from trnmon.sim.cells import fleet_cells, make_cells
 from trnmon.sim.faults import Fault, FaultEngine, FaultKind
 from trnmon.sim.jobs import JobTable
-from trnmon.sim.kernel import LINK_FACTOR, DeviceKernel, TickInputs
+from trnmon.sim.kernel import DeviceKernel, TickInputs
+from trnmon.sim.rules import (
+    AMBIENT_SWING_C,
+    CORE_WEIGHT_SPREAD,
+    LINK_FACTOR,
+    RACK_AMBIENT_OFFSET_C,
+    STEP_JITTER_SIGMA,
+)
 from trnmon.sim.scheduler import Scheduler
 from trnmon.sim.state import FleetState
 from trnmon.sim.workloads import JobSpec
@@ -34,6 +41,8 @@ START_EPOCH = 1767589200.0
 EVENT_LOG = 512
 
 Advance = Callable[[FleetState, JobTable, TickInputs], None]
+# The job tick: (jobs, dt, diurnal load factor, per-slot step-time jitter).
+JobsAdvance = Callable[[JobTable, float, float, npt.NDArray[np.float64]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,15 @@ def diurnal_load(t: float, amplitude: float) -> float:
 
 
 class Engine:
+    """The emulated fleet: owns the topology, the cells' generators, the device state, the
+    job table, scheduler, fault engine and device kernel, and steps them all in order.
+
+    `advance` replaces the device tick and `jobs_advance` the job tick (the reference
+    model, `trnmon/sim/reference.py`, plugs in here); by default the fast paths run.
+    """
+
     def __init__(self, config: FleetConfig, *, advance: Advance | None = None,
+                 jobs_advance: JobsAdvance | None = None,
                  topology: Topology | None = None) -> None:
         self.config = config
         self.topo = topo = topology or build_topology(config)
@@ -73,6 +90,7 @@ class Engine:
         self.kernel = DeviceKernel(topo)
         self.jobs.backend = self.kernel.backend
         self._advance: Advance = advance or self.kernel.advance
+        self._jobs_advance: JobsAdvance = jobs_advance or JobTable.advance
         self.t = 0.0
         self.speed = 1.0  # simulated seconds per wall second, for real-time drivers
         self._owed = 0.0  # simulated time not yet ticked
@@ -83,13 +101,14 @@ class Engine:
 
         # Static per-core load imbalance and per-rack ambient offsets (hot aisles).
         rack_offset = np.empty(topo.n_racks, dtype=np.float32)
+        n_cores = self.kernel.core_weight.shape[1]
         for c in cells:
             self.kernel.set_core_weights(
                 np.arange(c.chip_lo, c.chip_hi),
-                (1.0 - 0.06 * c.rng.random((c.n_chips, self.kernel.core_weight.shape[1])))
+                (1.0 - CORE_WEIGHT_SPREAD * c.rng.random((c.n_chips, n_cores)))
                 .astype(np.float32))
             rack_offset[c.rack_lo:c.rack_hi] = c.rng.uniform(
-                -1.5, 2.5, size=c.rack_hi - c.rack_lo).astype(np.float32)
+                *RACK_AMBIENT_OFFSET_C, size=c.rack_hi - c.rack_lo).astype(np.float32)
         self.chip_rack_offset = rack_offset[topo.node_rack[topo.chip_node]]
         self.ambient = np.empty(topo.n_chips, dtype=np.float32)
         self._set_ambient()
@@ -107,7 +126,7 @@ class Engine:
 
     def _set_ambient(self) -> None:
         # Mid-day heat: +-1.5 C over the day, warmest at 15:00 local.
-        swing = 1.5 * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
+        swing = AMBIENT_SWING_C * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
         np.add(self.chip_rack_offset, self.config.ambient_celsius + swing, out=self.ambient)
         self.ambient += self.faults.ambient_offset
 
@@ -155,7 +174,8 @@ class Engine:
         # 4. jobs, 5. devices
         self.t = now
         jitter = self._jitter()
-        jobs.advance(dt, diurnal_load(now, self.config.workload.diurnal_amplitude), jitter)
+        self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
+                           jitter)
         self._set_ambient()
         self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
                                                    node_job=sched.node_job,
@@ -167,10 +187,10 @@ class Engine:
     def _jitter(self) -> npt.NDArray[np.float64]:
         """One step-time noise factor per job slot, each cell's slots from its generator."""
         if self.single_cell:
-            return self.rng.normal(1.0, 0.01, size=self.jobs.capacity + 1)
+            return self.rng.normal(1.0, STEP_JITTER_SIGMA, size=self.jobs.capacity + 1)
         jitter = np.ones(self.jobs.capacity + 1)
         for c in self.cells:
-            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, 0.01, size=c.n_nodes)
+            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, STEP_JITTER_SIGMA, size=c.n_nodes)
         return jitter
 
     def run_for(self, wall_seconds: float) -> int:

@@ -8,35 +8,36 @@ The last slot is the idle pseudo-job: chips without a job point at it and read z
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.fused import fused_jobs
-from trnmon.sim.workloads import JobKind, JobSpec, ServingModel, TrainingCost, serving_step
+from trnmon.sim.rules import (
+    CHECKPOINT_HBM_BW,
+    COMM_BUSY,
+    EFA_BYTES_PER_REQUEST,
+    ENGINE_MIX,
+    HANG_WATCHDOG_S,
+    IDLE_KIND,
+    LOAD_S,
+    LOADING_HBM_BW,
+    PHASE_BUSY,
+    SERVE_HBM_BW_MAX,
+    SERVE_HBM_BW_PER_BUSY,
+    SERVE_LINK_EXPONENT,
+    SERVE_MIN_BUSY,
+    JobKind,
+    JobState,
+)
+from trnmon.sim.structs import JobCosts, JobInputs, JobProgress, gather
+from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost, serving_step
+
+__all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
 F64 = npt.NDArray[np.float64]
 
 
-class JobState(IntEnum):
-    FREE = 0  # slot unused
-    LOADING = 1  # loading the model or the last checkpoint
-    RUNNING = 2
-    CHECKPOINTING = 3
-    STALLED = 4  # a chip hung: everyone waits in the collective until the watchdog fires
-
-
-HANG_WATCHDOG_S = 600.0  # collective timeout before a stalled job is declared failed
-LOAD_S = 90.0  # loading weights / a checkpoint at start and restart
-
-# Engine-active shares while busy: tensor, vector, scalar, gpsimd (per job kind).
-ENGINE_MIX = np.array([
-    [0.82, 0.38, 0.22, 0.06],  # pretrain
-    [0.80, 0.40, 0.24, 0.06],  # finetune
-    [0.35, 0.55, 0.30, 0.10],  # inference: decode is memory-bound, vector-heavy
-    [0.55, 0.50, 0.28, 0.08],  # batch inference
-], dtype=np.float32)
 
 
 @dataclass(eq=False)
@@ -67,7 +68,7 @@ class JobTable:
 
         self.state = np.zeros(n, dtype=np.int8)
         self.kind = np.zeros(n, dtype=np.int8)
-        self.kind[self.capacity] = len(JobKind)  # the idle slot: no kind, no engine mix
+        self.kind[self.capacity] = IDLE_KIND  # the idle slot: no kind, no engine mix
         self.timer = f64()  # seconds left in LOADING / CHECKPOINTING; stall age in STALLED
         self.elapsed = f64()  # running seconds, for duration-bound jobs
         self.duration = f64()
@@ -193,18 +194,8 @@ class JobTable:
         """
         fused = fused_jobs() if self.backend == "numba" else None
         if fused is not None:
-            fused(dt, load, jitter, self.idle_slot, self.state, self.kind, self.timer,
-                  self.compute_s, self.comm_s, self.bubble, self.clock, self.link_factor,
-                  self.sv_peak_rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw,
-                  self.sv_out, self.sv_prefill, self.sv_flops_tok_chip, self.sv_flops_tok,
-                  self.peak_flops, self.tokens_per_step, self.flops_per_step, self.chips,
-                  self.hbm_bw_train, self.exec_per_step, self.intra_per_step,
-                  self.ring_per_step, self.efa_per_step, self.checkpoint_every,
-                  self.checkpoint_s, self.step_s, self.busy, self.progressing,
-                  self.tokens_per_s, self.flops, self.mfu, self.tokens_total, self.hbm_bw,
-                  self.kv_bytes, self.exec_rate, self.latency, self.intra_rate,
-                  self.ring_rate, self.efa_rate, self.steps, self.elapsed,
-                  self.since_checkpoint, self.checkpoint_step)
+            fused(JobInputs(dt, load, jitter, self.idle_slot), gather(JobCosts, self),
+                  gather(JobProgress, self))
             return
         st = self.state
         training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)
@@ -226,21 +217,22 @@ class JobTable:
                 * (1.0 + self.bubble) * jitter)
         comp_frac = np.divide(self.compute_s / self.clock, step, out=np.zeros_like(step),
                               where=step > 0)
-        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1 + 0.15 * (1 - comp_frac))
+        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1
+                            + COMM_BUSY * (1 - comp_frac))
 
         # Serving: request rate follows the day; batch inference runs flat out.
         rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
         conc, t_step, s_busy, served = serving_step(
             rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw * self.clock, self.sv_out,
             self.sv_prefill, self.sv_flops_tok_chip, self.peak_flops * self.clock)
-        t_step = t_step * jitter / self.link_factor ** 0.1
+        t_step = t_step * jitter / self.link_factor ** SERVE_LINK_EXPONENT
 
         is_train = training & live
         is_serve = ~training & live
         self.step_s[:] = np.where(is_train, step, np.where(is_serve, t_step, 0.0))
         inv_step = np.divide(1.0, self.step_s, out=np.zeros_like(step), where=self.step_s > 0)
         busy = np.where(is_train, t_busy, s_busy)
-        busy = np.where(is_serve, np.maximum(busy, 0.02), busy)  # runtime keeps polling
+        busy = np.where(is_serve, np.maximum(busy, SERVE_MIN_BUSY), busy)  # runtime keeps polling
         tokens_s = np.where(is_train, self.tokens_per_step * inv_step, served * self.sv_out)
         flops_job = np.where(is_train, self.flops_per_step * inv_step,
                              tokens_s * self.sv_flops_tok)
@@ -249,7 +241,7 @@ class JobTable:
         # Phase masks: loading reads weights (HBM busy, cores light); checkpoints write out.
         loading = st == JobState.LOADING
         ckpt = st == JobState.CHECKPOINTING
-        phase_busy = np.where(running, busy, np.where(loading | ckpt, 0.05, 0.0))
+        phase_busy = np.where(running, busy, np.where(loading | ckpt, PHASE_BUSY, 0.0))
         self.busy[:] = np.where(live, phase_busy, 0.0)
         self.progressing[:] = running & live
         self.tokens_per_s[:] = np.where(self.progressing, tokens_s, 0.0)
@@ -258,9 +250,9 @@ class JobTable:
                                 where=self.peak_flops > 0)
         self.tokens_total += self.tokens_per_s * dt
         hbm_bw = np.where(is_train, self.hbm_bw_train,
-                          np.minimum(0.95, s_busy * 0.7 * self.clock))
-        self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, 0.6, 0.0))
-        self.hbm_bw[ckpt & live] = 0.3
+                          np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * self.clock))
+        self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, LOADING_HBM_BW, 0.0))
+        self.hbm_bw[ckpt & live] = CHECKPOINT_HBM_BW
         self.kv_bytes[:] = np.where(is_serve, conc * self.sv_kv, 0.0)
         self.exec_rate[:] = np.where(self.progressing, np.where(
             is_train, self.exec_per_step * inv_step, np.where(conc > 0, inv_step, 0.0)), 0.0)
@@ -272,7 +264,7 @@ class JobTable:
         self.ring_rate[:] = np.where(self.progressing & is_train,
                                      self.ring_per_step * inv_step, 0.0)
         self.efa_rate[:] = np.where(self.progressing & is_train, self.efa_per_step * inv_step,
-                                    np.where(self.progressing, served * 64e3, 0.0))
+                                    np.where(self.progressing, served * EFA_BYTES_PER_REQUEST, 0.0))
 
         # Progress and checkpoints (training); elapsed time for everyone that runs.
         self.steps += np.where(self.progressing & is_train, dt * inv_step, 0.0)

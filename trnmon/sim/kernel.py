@@ -3,8 +3,8 @@
 One pass of array expressions, in phases: gather job rates to chips, cores and engines,
 HBM, power and energy, the RC thermal model and throttling, counters, host. No Python loop
 over devices; large (chips x cores x engines) products write into preallocated buffers.
-`tests/reference_model.py` does the same per device in plain Python, and the tests check
-the two agree.
+`trnmon/sim/reference.py` does the same per device in plain Python, and the tests check
+the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`.
 """
 
 from __future__ import annotations
@@ -16,23 +16,38 @@ import numpy.typing as npt
 
 from trnmon.hw.catalog import CHIPS, INSTANCE_TYPES
 from trnmon.sim.fused import fused_kernel
-from trnmon.sim.jobs import ENGINE_MIX, JobTable
-from trnmon.sim.state import FleetState, Health, LinkState
-from trnmon.sim.workloads import JobKind
+from trnmon.sim.jobs import JobTable
+from trnmon.sim.rules import (
+    ACTIVITY_BUSY,
+    ACTIVITY_HBM,
+    ENGINE_MIX_T,
+    HOST_BASE_MEM,
+    HOST_MEM_SERVING,
+    HOST_MEM_TRAINING,
+    HOST_SYSTEM_BASE,
+    HOST_SYSTEM_PER_RUNTIME,
+    HOST_USER_BASE,
+    HOST_USER_PER_RUNTIME,
+    HUNG_ACTIVITY,
+    INTRA_PORTS,
+    RUNTIME_SYSTEM_SHARE,
+    RUNTIME_USER_SHARE,
+    RUNTIME_VCPU_SERVING,
+    RUNTIME_VCPU_TRAINING,
+    THROTTLE_CLOCK,
+    THROTTLE_HYSTERESIS_C,
+    Health,
+    JobKind,
+    LinkState,
+)
+from trnmon.sim.state import FleetState
+from trnmon.sim.structs import ChipConstants, ChipInputs, DeviceArrays, JobRates, gather
 from trnmon.topology import PortKind, Topology
 
 F32 = npt.NDArray[np.float32]
 
-THROTTLE_CLOCK = 0.7  # clock fraction while throttled
-THROTTLE_HYSTERESIS_C = 5.0
-LINK_FACTOR = np.array([1.0, 0.5, 0.25], dtype=np.float64)  # up, degraded, down (rerouted)
-HOST_BASE_MEM = 24 * 2**30
-# (engines, job kinds + idle): the last column is the idle pseudo-job's all-zero mix.
-ENGINE_MIX_T = np.ascontiguousarray(
-    np.vstack([ENGINE_MIX, np.zeros((1, ENGINE_MIX.shape[1]), dtype=np.float32)]).T)
-IDLE_KIND = ENGINE_MIX.shape[0]
-BLOCK_CHIPS = 8192
-FUSED_MIN_CHIPS = 16_384
+BLOCK_CHIPS = 8192  # numpy path: chips per cache block (its arrays stay in L2)
+FUSED_MIN_CHIPS = 16_384  # fleets this big use the numba kernel when numba is installed
 
 
 def _per_kind(topo: Topology, attr: str) -> F32:
@@ -51,6 +66,9 @@ class TickInputs:
 
 
 class DeviceKernel:
+    """The device tick and the per-chip constants it needs (power, thermal, HBM capacity,
+    core weights drawn at start, link masks derived from the link states)."""
+
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
         # "numba": one fused pass per chip (trnmon/sim/fused.py) for fleets big enough to
@@ -104,14 +122,12 @@ class DeviceKernel:
             self._alpha_dt = inp.dt
         fused = fused_kernel() if self.backend == "numba" else None
         if fused is not None:
-            fused(inp.dt, inp.chip_job, np.ascontiguousarray(table.T), hbm_table,
-                  ENGINE_MIX_T, jobs.kind, st.health, st.clock_scale, st.throttled,
-                  self.link_bad, self.core_weight, self.cores,
-                  self.idle_w, self.span_w, self.r_th, self._alpha, self.throttle_c,
-                  self.hbm_cap, inp.ambient_c, st.link_state, self.topo.port_kind,
-                  THROTTLE_CLOCK, THROTTLE_HYSTERESIS_C, st.chip_busy, st.core_util,
-                  st.core_engine, st.core_flops, st.hbm_used, st.hbm_bw_util, st.power_w,
-                  st.energy_j, st.temp_c, st.exec_status, st.latency_p50_s, st.link_tx_bytes)
+            fused(ChipInputs(inp.dt, inp.chip_job, inp.ambient_c),
+                  JobRates(np.ascontiguousarray(table.T), hbm_table, ENGINE_MIX_T, jobs.kind),
+                  ChipConstants(self.core_weight, self.cores, self.idle_w, self.span_w,
+                                self.r_th, self._alpha, self.throttle_c, self.hbm_cap,
+                                self.topo.port_kind, self.link_bad),
+                  gather(DeviceArrays, st))
         else:
             # Cache blocking: each block's arrays stay in L2 across the ~40 passes below.
             n = self.topo.n_chips
@@ -166,8 +182,8 @@ class DeviceKernel:
         np.multiply(job_bw * wf, clock, out=bw_util)
 
         # --- power and energy: idle + dynamic share; DVFS cuts dynamic power when throttled
-        activity = 0.65 * busy + 0.35 * bw_util
-        activity[hung] = 0.6
+        activity = ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util
+        activity[hung] = HUNG_ACTIVITY
         power = st.power_w[s]
         power[:] = (self.idle_w[s] + self.span_w[s] * activity * clock ** 2) * up
         st.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
@@ -192,11 +208,12 @@ class DeviceKernel:
         st.exec_status[s, 0] += job_exec * wf * np.float64(dt)
         np.multiply(job_lat, wf, out=st.latency_p50_s[s])
 
-        # --- NeuronLink bytes: ports 0-3 inside the node, 4-5 the UltraServer ring -------
+        # --- NeuronLink bytes: the first INTRA_PORTS inside the node, the rest the ring --
         scale = wf * np.float32(dt)
         port = self._port[s]
-        np.multiply((job_intra * scale)[:, None], self.intra_up[s, :4], out=port[:, :4])
-        np.multiply((job_ring * scale)[:, None], self.ring_up[s, 4:], out=port[:, 4:])
+        q = INTRA_PORTS
+        np.multiply((job_intra * scale)[:, None], self.intra_up[s, :q], out=port[:, :q])
+        np.multiply((job_ring * scale)[:, None], self.ring_up[s, q:], out=port[:, q:])
         st.link_tx_bytes[s] += port
 
     def _nodes(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
@@ -210,12 +227,12 @@ class DeviceKernel:
         jbusy = jobs.busy[nj]
         training = (jobs.kind[nj] == JobKind.PRETRAIN) | (jobs.kind[nj] == JobKind.FINETUNE)
         has_job = inp.node_job >= 0
-        share = np.where(training, 0.14, 0.07) * jbusy * has_job
-        st.runtime_vcpu_user[:] = share * 0.8 * node_up
-        st.runtime_vcpu_system[:] = share * 0.2 * node_up
-        st.host_vcpu_user[:] = (0.015 + share * 1.3) * node_up
-        st.host_vcpu_system[:] = (0.008 + share * 0.35) * node_up
-        job_mem = np.where(training, 0.28, 0.12) * self.node_mem * has_job
+        share = np.where(training, RUNTIME_VCPU_TRAINING, RUNTIME_VCPU_SERVING) * jbusy * has_job
+        st.runtime_vcpu_user[:] = share * RUNTIME_USER_SHARE * node_up
+        st.runtime_vcpu_system[:] = share * RUNTIME_SYSTEM_SHARE * node_up
+        st.host_vcpu_user[:] = (HOST_USER_BASE + share * HOST_USER_PER_RUNTIME) * node_up
+        st.host_vcpu_system[:] = (HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME) * node_up
+        job_mem = np.where(training, HOST_MEM_TRAINING, HOST_MEM_SERVING) * self.node_mem * has_job
         st.host_mem_used[:] = (HOST_BASE_MEM + job_mem) * node_up
 
     def _hbm32(self, jobs: JobTable) -> F32:

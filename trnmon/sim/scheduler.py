@@ -16,8 +16,9 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
 from trnmon.sim.cells import Cell
-from trnmon.sim.jobs import JobRecord, JobState, JobTable
-from trnmon.sim.workloads import MIB, JobKind, JobSpec, serving_model, training_cost
+from trnmon.sim.jobs import JobRecord, JobTable
+from trnmon.sim.rules import JobKind, JobState
+from trnmon.sim.workloads import MIB, JobSpec, serving_model, training_cost
 from trnmon.topology import Topology
 
 MAX_PLACEMENTS_PER_TICK = 16

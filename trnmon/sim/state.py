@@ -9,12 +9,12 @@ Only the engine writes these arrays; consumers read snapshots.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.hw.catalog import ENGINES, MAX_PHYSICAL_CORES
+from trnmon.sim.rules import Health, LinkState
 from trnmon.topology import MAX_PORTS, Topology
 
 F32 = npt.NDArray[np.float32]
@@ -34,19 +34,8 @@ LATENCY_PERCENTILES = ("p0", "p1", "p25", "p50", "p75", "p99", "p100")
 # Shape of a step-latency distribution relative to its median: a tight body, a long tail.
 LATENCY_SHAPE = np.array([0.82, 0.88, 0.96, 1.0, 1.05, 1.3, 1.9], dtype=np.float32)
 
-
-class Health(IntEnum):
-    HEALTHY = 0
-    DEGRADED = 1  # working, but throttled or behind a degraded link
-    FAILED = 2  # uncorrectable error: the chip is out until repaired
-    HUNG = 3  # busy with no progress
-    LOST = 4  # its node stopped reporting
-
-
-class LinkState(IntEnum):
-    UP = 0
-    DEGRADED = 1
-    DOWN = 2
+__all__ = ["ECC_EVENTS", "EXECUTION_ERRORS", "EXECUTION_STATUS", "HBM_CATEGORIES",
+           "LATENCY_PERCENTILES", "LATENCY_SHAPE", "FleetState", "Health", "LinkState"]
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.engine import Engine, Event
-from trnmon.sim.jobs import JobState
+from trnmon.sim.rules import JobState
 from trnmon.sim.state import LATENCY_SHAPE, FleetState, Health
 from trnmon.topology import Topology
 
