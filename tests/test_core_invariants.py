@@ -18,6 +18,7 @@ COUNTERS = ("energy_j", "ecc", "exec_status", "exec_errors", "link_tx_bytes", "l
             "efa_tx_bytes", "efa_rx_bytes")
 
 
+@pytest.mark.slow  # thousands of ticks
 def test_invariants_over_thousands_of_ticks() -> None:
     cfg = preset_config("ohio", seed=3, faults={"rate_multiplier": 2000.0},
                         workload={"arrivals_per_hour": 40.0, "mean_job_hours": 1.0})

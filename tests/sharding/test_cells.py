@@ -86,6 +86,7 @@ def assert_slice_equal(full: Engine, shard: Engine) -> int:
     return compared
 
 
+@pytest.mark.slow  # a long run of the whole fleet and of every shard
 @pytest.mark.parametrize("count", [3, 8])
 def test_shards_step_exactly_as_the_whole_fleet(count: int) -> None:
     cfg = busy_config()
