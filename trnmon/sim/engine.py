@@ -14,7 +14,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -32,31 +31,19 @@ from trnmon.sim.rules import (
     STEP_JITTER_SIGMA,
 )
 from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.simstate import EVENT_LOG, Event, SimState
 from trnmon.sim.state import FleetState
+
+__all__ = ["EVENT_LOG", "START_EPOCH", "Advance", "Engine", "Event", "JobsAdvance", "diurnal_load"]
 from trnmon.sim.workloads import JobSpec
 from trnmon.topology import Topology, build_topology
 
 # Simulated time 0 is 2026-01-05 00:00 in Ohio (UTC-5), a Monday.
 START_EPOCH = 1767589200.0
-EVENT_LOG = 512
 
 Advance = Callable[[FleetState, JobTable, TickInputs], None]
 # The job tick: (jobs, dt, diurnal load factor, per-slot step-time jitter).
 JobsAdvance = Callable[[JobTable, float, float, npt.NDArray[np.float64]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something an operator wants to see in a log: a fault, a repair, a job transition."""
-
-    seq: int
-    t: float
-    kind: str
-    severity: str  # info | warning | critical
-    text: str
-    instance_id: str = ""
-    device: int = -1
-    job_id: int = 0
 
 
 def diurnal_load(t: float, amplitude: float) -> float:
@@ -91,14 +78,6 @@ class Engine:
         self.jobs.backend = self.kernel.backend
         self._advance: Advance = advance or self.kernel.advance
         self._jobs_advance: JobsAdvance = jobs_advance or JobTable.advance
-        self.t = 0.0
-        self.speed = 1.0  # simulated seconds per wall second, for real-time drivers
-        self._owed = 0.0  # simulated time not yet ticked
-        self.tick = 0
-        self.last_tick_s = 0.0
-        self.events: deque[Event] = deque(maxlen=EVENT_LOG)
-        self._event_seq = 0
-
         # Static per-core load imbalance and per-rack ambient offsets (hot aisles).
         rack_offset = np.empty(topo.n_racks, dtype=np.float32)
         n_cores = self.kernel.core_weight.shape[1]
@@ -109,11 +88,17 @@ class Engine:
                 .astype(np.float32))
             rack_offset[c.rack_lo:c.rack_hi] = c.rng.uniform(
                 *RACK_AMBIENT_OFFSET_C, size=c.rack_hi - c.rack_lo).astype(np.float32)
-        self.chip_rack_offset = rack_offset[topo.node_rack[topo.chip_node]]
-        self.ambient = np.empty(topo.n_chips, dtype=np.float32)
+        # The one object holding everything that changes from here on.
+        self.sim = SimState(
+            devices=self.state, jobs=self.jobs, chip_job=self.chip_job,
+            sched=self.scheduler.sched_state, faults=self.faults.fault_state,
+            core_weight=self.kernel.core_weight,
+            chip_rack_offset=rack_offset[topo.node_rack[topo.chip_node]],
+            ambient=np.empty(topo.n_chips, dtype=np.float32),
+            prev_throttled=self.state.throttled.copy(), rngs=[c.rng for c in cells])
         self._set_ambient()
-        self.state.temp_c[:] = self.ambient
-        self._prev_throttled = self.state.throttled.copy()
+        self.state.temp_c[:] = self.sim.ambient
+        self.sim.prev_throttled[:] = self.state.throttled
         for i in range(len(cells)):
             self.scheduler.initial_fill(i, 0.0)
         self.scheduler.events.clear()
@@ -121,14 +106,52 @@ class Engine:
 
     # --- time ------------------------------------------------------------------------
     @property
+    def t(self) -> float:
+        """Simulated seconds since START_EPOCH."""
+        return self.sim.clock.t
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self.sim.clock.t = value
+
+    @property
+    def tick(self) -> int:
+        return self.sim.clock.tick
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second, for real-time drivers."""
+        return self.sim.clock.speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self.sim.clock.speed = value
+
+    @property
+    def last_tick_s(self) -> float:
+        """Wall seconds the last tick took."""
+        return self.sim.clock.last_tick_s
+
+    @property
+    def events(self) -> deque[Event]:
+        """The latest EVENT_LOG events, oldest first."""
+        return self.sim.events
+
+    @property
+    def ambient(self) -> npt.NDArray[np.float32]:
+        """Per-chip inlet temperature this tick, cooling faults included."""
+        return self.sim.ambient
+
+    @property
     def wall_time(self) -> float:
         return START_EPOCH + self.t
 
     def _set_ambient(self) -> None:
         # Mid-day heat: +-1.5 C over the day, warmest at 15:00 local.
         swing = AMBIENT_SWING_C * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
-        np.add(self.chip_rack_offset, self.config.ambient_celsius + swing, out=self.ambient)
-        self.ambient += self.faults.ambient_offset
+        np.add(self.sim.chip_rack_offset, self.config.ambient_celsius + swing,
+               out=self.sim.ambient)
+        self.sim.ambient += self.faults.ambient_offset
 
     # --- the tick ----------------------------------------------------------------------
     def step(self, dt: float | None = None) -> None:
@@ -162,10 +185,11 @@ class Engine:
             self._refresh_slowdowns()
         else:
             slots = set(sched.placed_slots)
-            changed = np.flatnonzero(self.state.throttled != self._prev_throttled)
+            prev = self.sim.prev_throttled
+            changed = np.flatnonzero(self.state.throttled != prev)
             if changed.size:
                 slots.update(self.chip_job[changed].tolist())
-                self._prev_throttled[changed] = self.state.throttled[changed]
+                prev[changed] = self.state.throttled[changed]
             slots.discard(jobs.idle_slot)
             for slot in slots:
                 self._refresh_job(slot)
@@ -180,9 +204,9 @@ class Engine:
         self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
                                                    node_job=sched.node_job,
                                                    ambient_c=self.ambient))
-        self.tick += 1
+        self.sim.clock.tick += 1
         self._collect_events()
-        self.last_tick_s = time.perf_counter() - started
+        self.sim.clock.last_tick_s = time.perf_counter() - started
 
     def _jitter(self) -> npt.NDArray[np.float64]:
         """One step-time noise factor per job slot, each cell's slots from its generator."""
@@ -196,12 +220,13 @@ class Engine:
     def run_for(self, wall_seconds: float) -> int:
         """Advance by wall_seconds x speed of simulated time in whole ticks; the remainder
         carries over, so a real-time driver never drifts. Returns the ticks run."""
-        self._owed += wall_seconds * self.speed
+        clock = self.sim.clock
+        clock.owed += wall_seconds * clock.speed
         dt = self.config.tick_seconds
-        ticks = int(self._owed // dt)
+        ticks = int(clock.owed // dt)
         for _ in range(ticks):
             self.step(dt)
-        self._owed -= ticks * dt
+        clock.owed -= ticks * dt
         return ticks
 
     def _refresh_job(self, slot: int) -> None:
@@ -224,7 +249,7 @@ class Engine:
         jobs.link_factor[:] = 1.0
         np.minimum.at(jobs.link_factor, self.chip_job, chip_link)
         jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
-        self._prev_throttled[:] = st.throttled
+        self.sim.prev_throttled[:] = st.throttled
         self.faults.links_changed = False
         self.scheduler.placed_slots.clear()
 
@@ -261,8 +286,9 @@ class Engine:
 
     # --- events ------------------------------------------------------------------------
     def _emit(self, kind: str, severity: str, text: str, **kw: object) -> None:
-        self._event_seq += 1
-        self.events.append(Event(self._event_seq, self.t, kind, severity, text, **kw))  # type: ignore[arg-type]
+        self.sim.clock.event_seq += 1
+        self.sim.events.append(Event(self.sim.clock.event_seq, self.t, kind, severity, text,
+                                     **kw))  # type: ignore[arg-type]
 
     def _collect_events(self) -> None:
         topo = self.topo

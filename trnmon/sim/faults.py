@@ -16,6 +16,7 @@ import numpy.typing as npt
 from trnmon.config.model import FaultConfig
 from trnmon.sim.cells import Cell
 from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.simstate import FaultState
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -82,19 +83,56 @@ class FaultEngine:
         self.state = state
         self.sched = scheduler
         self.cells = cells
-        self.active: dict[int, Fault] = {}
-        self.next_ids = [c.first_id for c in cells]  # fault ids are per scheduling cell
         self.events: list[tuple[str, Fault]] = []  # ("raised"|"cleared", fault)
         # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1; each cell's
         # slice is that cell's CDF.
-        self.ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
+        ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
         for c in cells:
             w = c.rng.lognormal(mean=0.0, sigma=1.6, size=c.n_chips)
-            self.ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
-        self.ambient_offset = np.zeros(topo.n_chips, dtype=np.float32)
-        # Injected correctable-ECC storms, events/s per chip: (mem, sram) columns.
-        self.storm_rate = np.zeros((topo.n_chips, 2), dtype=np.float64)
-        self.links_changed = False
+            ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
+        # Everything the fault engine mutates lives in its part of the SimState; fault ids
+        # are per scheduling cell.
+        self.fault_state = FaultState(
+            active={}, next_ids=[c.first_id for c in cells], ecc_cdf=ecc_cdf,
+            ambient_offset=np.zeros(topo.n_chips, dtype=np.float32),
+            storm_rate=np.zeros((topo.n_chips, 2), dtype=np.float64))
+
+    # --- the mutable part, by the names the fault engine has always used -----------------
+    @property
+    def active(self) -> dict[int, Fault]:
+        return self.fault_state.active
+
+    @active.setter
+    def active(self, value: dict[int, Fault]) -> None:
+        self.fault_state.active = value
+
+    @property
+    def next_ids(self) -> list[int]:
+        return self.fault_state.next_ids
+
+    @next_ids.setter
+    def next_ids(self, value: list[int]) -> None:
+        self.fault_state.next_ids = value
+
+    @property
+    def ecc_cdf(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.ecc_cdf
+
+    @property
+    def ambient_offset(self) -> npt.NDArray[np.float32]:
+        return self.fault_state.ambient_offset
+
+    @property
+    def storm_rate(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.storm_rate
+
+    @property
+    def links_changed(self) -> bool:
+        return self.fault_state.links_changed
+
+    @links_changed.setter
+    def links_changed(self, value: bool) -> None:
+        self.fault_state.links_changed = value
 
     @property
     def next_id(self) -> int:

@@ -7,7 +7,8 @@ The last slot is the idle pseudo-job: chips without a job point at it and read z
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,8 +37,8 @@ from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost, serving_st
 __all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
 F64 = npt.NDArray[np.float64]
-
-
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
 
 
 @dataclass(eq=False)
@@ -54,71 +55,95 @@ class JobRecord:
     chips: int = 0
 
 
+def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
+    """A job-table column: one value (or `width` values) per slot, the idle slot included."""
+    return field(init=False, repr=False,
+                 metadata={"column": True, "dtype": dtype, "width": width, "fill": fill})
+
+
 @dataclass(eq=False)
 class JobTable:
+    """The job table: `capacity` slots plus the idle pseudo-job, one array per column.
+
+    It owns the per-slot columns (declared below, allocated from the declarations: the
+    table's schema) and the slot -> `JobRecord` map. Placement writes the static columns;
+    the job tick (`advance`) rewrites the per-tick outputs.
+    """
+
     capacity: int
     records: dict[int, JobRecord] = field(default_factory=dict)  # slot -> record
     backend: str = "numpy"  # "numba": the fused loop in trnmon/sim/fused.py
 
+    state: I8 = _col(np.int8)  # JobState
+    kind: I8 = _col(np.int8)  # JobKind; IDLE_KIND for the idle slot
+    timer: F64 = _col(np.float64)  # seconds left in LOADING / CHECKPOINTING; stall age
+    elapsed: F64 = _col(np.float64)  # running seconds, for duration-bound jobs
+    duration: F64 = _col(np.float64)
+    # training (per job)
+    compute_s: F64 = _col(np.float64)
+    comm_s: F64 = _col(np.float64)
+    bubble: F64 = _col(np.float64)
+    flops_per_step: F64 = _col(np.float64)
+    tokens_per_step: F64 = _col(np.float64)
+    exec_per_step: F64 = _col(np.float64)
+    checkpoint_s: F64 = _col(np.float64)
+    checkpoint_every: F64 = _col(np.float64)
+    since_checkpoint: F64 = _col(np.float64)
+    steps: F64 = _col(np.float64)
+    checkpoint_step: F64 = _col(np.float64)
+    chips: F64 = _col(np.float64)
+    intra_per_step: F64 = _col(np.float64)
+    ring_per_step: F64 = _col(np.float64)
+    efa_per_step: F64 = _col(np.float64)
+    hbm_static: F64 = _col(np.float64, width=5)  # per chip, by HBM category
+    hbm_bw_train: F64 = _col(np.float64)
+    # serving (per job)
+    sv_w: F64 = _col(np.float64)
+    sv_kv: F64 = _col(np.float64)
+    sv_cap: F64 = _col(np.float64)
+    sv_bw: F64 = _col(np.float64)
+    sv_out: F64 = _col(np.float64)
+    sv_prefill: F64 = _col(np.float64)
+    sv_peak_rps: F64 = _col(np.float64)
+    sv_flops_tok: F64 = _col(np.float64)
+    sv_flops_tok_chip: F64 = _col(np.float64)
+    peak_flops: F64 = _col(np.float64)  # per chip
+    # slowdowns, refreshed when a chip throttles or a link changes state
+    clock: F64 = _col(np.float64, fill=1.0)
+    link_factor: F64 = _col(np.float64, fill=1.0)
+    # per-tick outputs (per chip unless noted)
+    step_s: F64 = _col(np.float64)
+    busy: F64 = _col(np.float64)
+    flops: F64 = _col(np.float64)
+    hbm_bw: F64 = _col(np.float64)
+    exec_rate: F64 = _col(np.float64)
+    latency: F64 = _col(np.float64)
+    tokens_per_s: F64 = _col(np.float64)  # whole job
+    mfu: F64 = _col(np.float64)
+    kv_bytes: F64 = _col(np.float64)
+    intra_rate: F64 = _col(np.float64)  # bytes/s per torus port
+    ring_rate: F64 = _col(np.float64)
+    efa_rate: F64 = _col(np.float64)  # bytes/s per node
+    progressing: B = _col(np.bool_)
+    tokens_total: F64 = _col(np.float64)  # counter, whole job
+
     def __post_init__(self) -> None:
         n = self.capacity + 1  # + idle slot
-
-        def f64() -> F64:
-            return np.zeros(n, dtype=np.float64)
-
-        self.state = np.zeros(n, dtype=np.int8)
-        self.kind = np.zeros(n, dtype=np.int8)
+        for f in fields(self):
+            if f.metadata.get("column"):
+                shape = (n, f.metadata["width"]) if f.metadata["width"] else (n,)
+                setattr(self, f.name, np.full(shape, f.metadata["fill"],
+                                              dtype=f.metadata["dtype"]))
         self.kind[self.capacity] = IDLE_KIND  # the idle slot: no kind, no engine mix
-        self.timer = f64()  # seconds left in LOADING / CHECKPOINTING; stall age in STALLED
-        self.elapsed = f64()  # running seconds, for duration-bound jobs
-        self.duration = f64()
-        # training (per job)
-        self.compute_s = f64()
-        self.comm_s = f64()
-        self.bubble = f64()
-        self.flops_per_step = f64()
-        self.tokens_per_step = f64()
-        self.exec_per_step = f64()
-        self.checkpoint_s = f64()
-        self.checkpoint_every = f64()
-        self.since_checkpoint = f64()
-        self.steps = f64()
-        self.checkpoint_step = f64()
-        self.chips = f64()
-        self.intra_per_step = f64()
-        self.ring_per_step = f64()
-        self.efa_per_step = f64()
-        self.hbm_static = np.zeros((n, 5), dtype=np.float64)  # per chip
-        self.hbm_bw_train = f64()
-        # serving (per job)
-        self.sv_w = f64()
-        self.sv_kv = f64()
-        self.sv_cap = f64()
-        self.sv_bw = f64()
-        self.sv_out = f64()
-        self.sv_prefill = f64()
-        self.sv_peak_rps = f64()
-        self.sv_flops_tok = f64()
-        self.sv_flops_tok_chip = f64()
-        self.peak_flops = f64()  # per chip
-        # slowdowns, refreshed when a chip throttles or a link changes state
-        self.clock = np.ones(n, dtype=np.float64)
-        self.link_factor = np.ones(n, dtype=np.float64)
-        # per-tick outputs (per chip unless noted)
-        self.step_s = f64()
-        self.busy = f64()
-        self.flops = f64()
-        self.hbm_bw = f64()
-        self.exec_rate = f64()
-        self.latency = f64()
-        self.tokens_per_s = f64()  # whole job
-        self.mfu = f64()
-        self.kv_bytes = f64()
-        self.intra_rate = f64()  # bytes/s per torus port
-        self.ring_rate = f64()
-        self.efa_rate = f64()  # bytes/s per node
-        self.progressing = np.zeros(n, dtype=np.bool_)
-        self.tokens_total = f64()  # counter, whole job
+
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        """The table's columns, in declaration order (its schema)."""
+        return tuple(f.name for f in fields(cls) if f.metadata.get("column"))
+
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """Every column by name (the arrays themselves, not copies)."""
+        return {name: getattr(self, name) for name in self.column_names()}
 
     @property
     def idle_slot(self) -> int:

@@ -8,6 +8,7 @@ Only the engine writes these arrays; consumers read snapshots.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -40,6 +41,9 @@ __all__ = ["ECC_EVENTS", "EXECUTION_ERRORS", "EXECUTION_STATUS", "HBM_CATEGORIES
 
 @dataclass(eq=False)
 class FleetState:
+    """The devices' live state: every chip, core, NeuronLink port and node array (shapes
+    and dtypes in the module docstring). Part of the engine's `SimState`."""
+
     # per physical core (C, K)
     core_util: F32
     core_engine: F32  # (C, K, E) engine-active ratio: tensor, vector, scalar, gpsimd
@@ -96,6 +100,15 @@ class FleetState:
             runtime_vcpu_user=f32(n), runtime_vcpu_system=f32(n), host_mem_used=f32(n),
             efa_tx_bytes=f64(n), efa_rx_bytes=f64(n),
         )
+
+    def read_only_copy(self) -> FleetState:
+        """A copy whose arrays cannot be written: what a snapshot holds."""
+        out = copy.copy(self)
+        for f in fields(self):
+            a = getattr(self, f.name).copy()
+            a.setflags(write=False)
+            setattr(out, f.name, a)
+        return out
 
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

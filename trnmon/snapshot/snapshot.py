@@ -7,7 +7,7 @@ hierarchy are reductions over contiguous ranges (``np.add.reduceat``), never Pyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
@@ -84,12 +84,9 @@ class FleetSnapshot:
 
     @classmethod
     def capture(cls, eng: Engine) -> FleetSnapshot:
-        arrays = {}
-        for f in fields(eng.state):
-            a = getattr(eng.state, f.name).copy()
-            a.setflags(write=False)
-            arrays[f.name] = a
-        topo, jobs = eng.topo, eng.jobs
+        """Read-only copies of what consumers see of the engine's `SimState`."""
+        sim = eng.sim
+        topo, jobs = eng.topo, sim.jobs
         ids = np.zeros(jobs.capacity + 1, dtype=np.int64)
         views = []
         for slot, rec in sorted(jobs.records.items(), key=lambda kv: kv[1].job_id):
@@ -106,19 +103,20 @@ class FleetSnapshot:
                 progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
                 restarts=rec.restarts, started_at=rec.started_at,
                 submitted_at=rec.submitted_at))
-        chip_job_id = ids[eng.chip_job]
+        chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
             fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
             node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
             chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
-            injected=f.injected) for f in eng.faults.active.values())
+            injected=f.injected) for f in sim.faults.active.values())
         queued = tuple(QueuedJob(p.job_id, p.spec.kind, p.spec.model, p.spec.nodes, p.restarts)
-                       for p in eng.scheduler.queue)
-        return cls(topology=topo, tick=eng.tick, t=eng.t, wall_time=eng.wall_time,
-                   tick_duration_s=eng.last_tick_s, state=FleetState(**arrays),
+                       for q in sim.sched.queues for p in q)
+        clock = sim.clock
+        return cls(topology=topo, tick=clock.tick, t=clock.t, wall_time=eng.wall_time,
+                   tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
                    chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,
-                   faults=faults, events=tuple(eng.events))
+                   faults=faults, events=tuple(sim.events))
 
     # --- derived per-device views ------------------------------------------------------
     @cached_property
