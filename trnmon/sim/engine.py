@@ -236,20 +236,20 @@ class Engine:
             return
         starts = self.topo.node_chip_start
         chips = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in rec.nodes])
-        st = self.state
-        self.jobs.clock[slot] = float(st.clock_scale[chips].min())
-        self.jobs.link_factor[slot] = float(LINK_FACTOR[st.link_state[chips]].min())
+        dev = self.state
+        self.jobs.clock[slot] = float(dev.clock_scale[chips].min())
+        self.jobs.link_factor[slot] = float(LINK_FACTOR[dev.link_state[chips]].min())
 
     def _refresh_slowdowns(self) -> None:
-        st, jobs = self.state, self.jobs
-        self.kernel.refresh_links(st)
+        dev, jobs = self.state, self.jobs
+        self.kernel.refresh_links(dev)
         jobs.clock[:] = 1.0
-        np.minimum.at(jobs.clock, self.chip_job, st.clock_scale.astype(np.float64))
-        chip_link = LINK_FACTOR[st.link_state].min(axis=1)
+        np.minimum.at(jobs.clock, self.chip_job, dev.clock_scale.astype(np.float64))
+        chip_link = LINK_FACTOR[dev.link_state].min(axis=1)
         jobs.link_factor[:] = 1.0
         np.minimum.at(jobs.link_factor, self.chip_job, chip_link)
         jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
-        self.sim.prev_throttled[:] = st.throttled
+        self.sim.prev_throttled[:] = dev.throttled
         self.faults.links_changed = False
         self.scheduler.placed_slots.clear()
 

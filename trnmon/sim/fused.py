@@ -179,18 +179,19 @@ def fused_jobs() -> JobsKernel | None:
     def jobs_kernel(inp: JobInputs, c: JobCosts,
                     out: JobProgress) -> None:  # pragma: no cover - compiled
         dt, load, jitter, idle = inp.dt, inp.load, inp.jitter, inp.idle_slot
-        st, timer, kind, clock, link_factor = out.state, out.timer, c.kind, c.clock, c.link_factor
+        job_state, timer, kind = out.state, out.timer, c.kind
+        clock, link_factor = c.clock, c.link_factor
         bubble, sv_kv, sv_out = c.bubble, c.sv_kv, c.sv_out
         peak_flops, step_s, flops_out = c.peak_flops, out.step_s, out.flops
         exec_per_step, steps, since_checkpoint = c.exec_per_step, out.steps, out.since_checkpoint
-        for i in range(st.shape[0]):
-            s = st[i]
+        for i in range(job_state.shape[0]):
+            s = job_state[i]
             live = s != J_FREE and i != idle
             if s in (J_LOADING, J_CHECKPOINTING):
                 timer[i] -= dt
                 if timer[i] <= 0:
                     s = J_RUNNING
-                    st[i] = s
+                    job_state[i] = s
             elif s == J_STALLED:
                 timer[i] += dt
             running = s == J_RUNNING
@@ -265,7 +266,7 @@ def fused_jobs() -> JobsKernel | None:
             if pt and since_checkpoint[i] >= c.checkpoint_every[i]:
                 out.checkpoint_step[i] = steps[i]
                 since_checkpoint[i] = 0.0
-                st[i] = J_CHECKPOINTING
+                job_state[i] = J_CHECKPOINTING
                 timer[i] = c.checkpoint_s[i]
 
     return jobs_kernel

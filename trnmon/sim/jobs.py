@@ -222,18 +222,18 @@ class JobTable:
             fused(JobInputs(dt, load, jitter, self.idle_slot), gather(JobCosts, self),
                   gather(JobProgress, self))
             return
-        st = self.state
+        job_state = self.state
         training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)
-        live = st != JobState.FREE
+        live = job_state != JobState.FREE
         live[self.idle_slot] = False
-        running = st == JobState.RUNNING
+        running = job_state == JobState.RUNNING
 
         # State timers: LOADING and CHECKPOINTING count down, STALLED counts up.
-        counting = (st == JobState.LOADING) | (st == JobState.CHECKPOINTING)
+        counting = (job_state == JobState.LOADING) | (job_state == JobState.CHECKPOINTING)
         self.timer[counting] -= dt
-        self.timer[st == JobState.STALLED] += dt
+        self.timer[job_state == JobState.STALLED] += dt
         done = counting & (self.timer <= 0)
-        st[done] = JobState.RUNNING
+        job_state[done] = JobState.RUNNING
         running |= done
 
         # Training: step time from compute at the slowest chip's clock plus exposed
@@ -264,8 +264,8 @@ class JobTable:
         chips = np.maximum(self.chips, 1.0)
 
         # Phase masks: loading reads weights (HBM busy, cores light); checkpoints write out.
-        loading = st == JobState.LOADING
-        ckpt = st == JobState.CHECKPOINTING
+        loading = job_state == JobState.LOADING
+        ckpt = job_state == JobState.CHECKPOINTING
         phase_busy = np.where(running, busy, np.where(loading | ckpt, PHASE_BUSY, 0.0))
         self.busy[:] = np.where(live, phase_busy, 0.0)
         self.progressing[:] = running & live
@@ -298,7 +298,7 @@ class JobTable:
         start_ckpt = self.progressing & is_train & (self.since_checkpoint >= self.checkpoint_every)
         self.checkpoint_step[start_ckpt] = self.steps[start_ckpt]
         self.since_checkpoint[start_ckpt] = 0.0
-        st[start_ckpt] = JobState.CHECKPOINTING
+        job_state[start_ckpt] = JobState.CHECKPOINTING
         self.timer[start_ckpt] = self.checkpoint_s[start_ckpt]
 
     def finished_slots(self) -> npt.NDArray[np.intp]:
@@ -307,6 +307,6 @@ class JobTable:
         return np.flatnonzero(live & due)
 
     def stalled_out(self) -> npt.NDArray[np.intp]:
-        st = self.state[: self.capacity]
+        job_state = self.state[: self.capacity]
         timed_out = self.timer[: self.capacity] >= HANG_WATCHDOG_S
-        return np.flatnonzero((st == JobState.STALLED) & timed_out)
+        return np.flatnonzero((job_state == JobState.STALLED) & timed_out)

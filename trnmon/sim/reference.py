@@ -42,34 +42,34 @@ class ReferenceModel:
         self.topo = topo
         self.core_weight = core_weight  # static per-core load shares, drawn by the engine
 
-    def advance(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
+    def advance(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
         topo, dt = self.topo, inp.dt
         for c in range(topo.n_chips):
             spec = CHIPS[ChipKind(int(topo.chip_kind[c]))]
             j = int(inp.chip_job[c])
-            h = int(st.health[c])
+            h = int(dev.health[c])
             working = h in (Health.HEALTHY, Health.DEGRADED)
             hung = h == Health.HUNG
             up = h != Health.LOST
-            clock = float(st.clock_scale[c])
+            clock = float(dev.clock_scale[c])
 
             busy = min(1.0, float(jobs.busy[j]) * float(jobs.clock[j]) / clock)
             busy = busy if working else 0.0
             if hung:
                 busy = 1.0
-            st.chip_busy[c] = busy
+            dev.chip_busy[c] = busy
             kind = int(jobs.kind[j])
             idle = j == jobs.idle_slot
             cores = spec.physical_cores
             flops_chip = float(jobs.flops[j]) if working else 0.0
             per_util = flops_chip / (busy * cores) if busy > 0 else 0.0
-            for k in range(st.core_util.shape[1]):
+            for k in range(dev.core_util.shape[1]):
                 w = self.core_weight[c][k] if k < cores else 0.0
                 u = min(1.0, busy * w)
-                st.core_util[c, k] = u
+                dev.core_util[c, k] = u
                 for e in range(ENGINE_MIX.shape[1]):
-                    st.core_engine[c, k, e] = 0.0 if idle else u * float(ENGINE_MIX[kind, e])
-                st.core_flops[c, k] = u * per_util
+                    dev.core_engine[c, k, e] = 0.0 if idle else u * float(ENGINE_MIX[kind, e])
+                dev.core_flops[c, k] = u * per_util
 
             # HBM
             resident = working or hung
@@ -80,75 +80,75 @@ class ReferenceModel:
             if over > 0:
                 used[0] = max(0.0, used[0] - over)
             for i, x in enumerate(used):
-                st.hbm_used[c, i] = x
+                dev.hbm_used[c, i] = x
             bw = float(jobs.hbm_bw[j]) * clock if working else 0.0
-            st.hbm_bw_util[c] = bw
+            dev.hbm_bw_util[c] = bw
 
             # power, energy
-            bw_util = float(st.hbm_bw_util[c])
+            bw_util = float(dev.hbm_bw_util[c])
             activity = rules.HUNG_ACTIVITY if hung else (rules.ACTIVITY_BUSY * busy
                                                          + rules.ACTIVITY_HBM * bw_util)
             span = spec.max_watts - spec.idle_watts
             power = (spec.idle_watts + span * activity * clock * clock) if up else 0.0
-            st.power_w[c] = power
-            st.energy_j[c] += float(st.power_w[c]) * dt
+            dev.power_w[c] = power
+            dev.energy_j[c] += float(dev.power_w[c]) * dt
 
             # thermal
             alpha = 1.0 - math.exp(-dt / spec.thermal_time_constant_s)
             steady = float(inp.ambient_c[c]) + spec.thermal_resistance_c_per_w * float(
-                st.power_w[c])
-            st.temp_c[c] += (steady - float(st.temp_c[c])) * alpha
-            t = float(st.temp_c[c])
-            was = bool(st.throttled[c])
+                dev.power_w[c])
+            dev.temp_c[c] += (steady - float(dev.temp_c[c])) * alpha
+            t = float(dev.temp_c[c])
+            was = bool(dev.throttled[c])
             now_throttled = t > spec.throttle_celsius or (
                 was and t > spec.throttle_celsius - THROTTLE_HYSTERESIS_C)
-            st.throttled[c] = now_throttled and up
-            st.clock_scale[c] = THROTTLE_CLOCK if st.throttled[c] else 1.0
+            dev.throttled[c] = now_throttled and up
+            dev.clock_scale[c] = THROTTLE_CLOCK if dev.throttled[c] else 1.0
 
             # health
-            link_bad = any(int(s) != LinkState.UP for s in st.link_state[c])
+            link_bad = any(int(s) != LinkState.UP for s in dev.link_state[c])
             if h <= Health.DEGRADED:
-                st.health[c] = Health.DEGRADED if (st.throttled[c] or link_bad) else (
+                dev.health[c] = Health.DEGRADED if (dev.throttled[c] or link_bad) else (
                     Health.HEALTHY)
 
             # executions
             if working:
-                st.exec_status[c, 0] += float(jobs.exec_rate[j]) * dt
-            st.latency_p50_s[c] = float(jobs.latency[j]) if working else 0.0
+                dev.exec_status[c, 0] += float(jobs.exec_rate[j]) * dt
+            dev.latency_p50_s[c] = float(jobs.latency[j]) if working else 0.0
 
             # links
-            for p in range(st.link_tx_bytes.shape[1]):
+            for p in range(dev.link_tx_bytes.shape[1]):
                 pk = int(topo.port_kind[c, p])
                 rate = 0.0
                 if pk == PortKind.INTRA_NODE:
                     rate = float(jobs.intra_rate[j])
                 elif pk == PortKind.ULTRASERVER:
                     rate = float(jobs.ring_rate[j])
-                if int(st.link_state[c, p]) == LinkState.DOWN or not working:
+                if int(dev.link_state[c, p]) == LinkState.DOWN or not working:
                     rate = 0.0
-                st.link_tx_bytes[c, p] += rate * dt
+                dev.link_tx_bytes[c, p] += rate * dt
 
         for n in range(topo.n_nodes):
             itype = INSTANCE_TYPES[int(topo.node_type[n])]
             nj = int(inp.node_job[n])
             has = nj >= 0
             slot = nj if has else jobs.idle_slot
-            up = bool(st.node_up[n])
+            up = bool(dev.node_up[n])
             efa = float(jobs.efa_rate[slot]) * dt if up else 0.0
-            st.efa_tx_bytes[n] += efa
-            st.efa_rx_bytes[n] += efa
+            dev.efa_tx_bytes[n] += efa
+            dev.efa_rx_bytes[n] += efa
             training = int(jobs.kind[slot]) in (JobKind.PRETRAIN, JobKind.FINETUNE)
             share = ((rules.RUNTIME_VCPU_TRAINING if training else rules.RUNTIME_VCPU_SERVING)
                      * float(jobs.busy[slot]) if has else 0.0)
-            st.runtime_vcpu_user[n] = share * rules.RUNTIME_USER_SHARE if up else 0.0
-            st.runtime_vcpu_system[n] = share * rules.RUNTIME_SYSTEM_SHARE if up else 0.0
-            st.host_vcpu_user[n] = (rules.HOST_USER_BASE + share * rules.HOST_USER_PER_RUNTIME
-                                    if up else 0.0)
-            st.host_vcpu_system[n] = (rules.HOST_SYSTEM_BASE + share * rules.HOST_SYSTEM_PER_RUNTIME
-                                      if up else 0.0)
+            dev.runtime_vcpu_user[n] = share * rules.RUNTIME_USER_SHARE if up else 0.0
+            dev.runtime_vcpu_system[n] = share * rules.RUNTIME_SYSTEM_SHARE if up else 0.0
+            user = rules.HOST_USER_BASE + share * rules.HOST_USER_PER_RUNTIME
+            system = rules.HOST_SYSTEM_BASE + share * rules.HOST_SYSTEM_PER_RUNTIME
+            dev.host_vcpu_user[n] = user if up else 0.0
+            dev.host_vcpu_system[n] = system if up else 0.0
             job_mem = ((rules.HOST_MEM_TRAINING if training else rules.HOST_MEM_SERVING)
                        * itype.host_memory_bytes if has else 0.0)
-            st.host_mem_used[n] = (HOST_BASE_MEM + job_mem) if up else 0.0
+            dev.host_mem_used[n] = (HOST_BASE_MEM + job_mem) if up else 0.0
 
 
 def reference_jobs_advance(jobs: JobTable, dt: float, load: float,

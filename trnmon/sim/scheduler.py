@@ -301,9 +301,9 @@ class Scheduler:
     def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:
         slots = np.unique(self.chip_job[chips])
         slots = slots[slots != self.jobs.idle_slot]
-        st = self.jobs.state
-        running = slots[st[slots] != JobState.STALLED]
-        st[running] = JobState.STALLED
+        job_state = self.jobs.state
+        running = slots[job_state[slots] != JobState.STALLED]
+        job_state[running] = JobState.STALLED
         self.jobs.timer[running] = 0.0
 
     def jobs_on_chips(self, chips: npt.NDArray[np.intp]) -> list[int]:

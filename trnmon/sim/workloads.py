@@ -31,6 +31,8 @@ TRAINING_FLOP_PER_BYTE = 180.0
 
 @dataclass(frozen=True, slots=True)
 class Model:
+    """A model's shape: parameters, layers, hidden size and KV heads (for the cost model)."""
+
     name: str
     params: float
     layers: int
@@ -85,6 +87,8 @@ class JobSpec(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TrainingCost:
+    """A training job's per-step costs on its placement, evaluated once per placement."""
+
     chips: int
     step_s: float  # at full clock and healthy links
     compute_s: float

@@ -26,6 +26,8 @@ Reduce = Literal["sum", "mean", "max", "min"]
 
 @dataclass(frozen=True, slots=True)
 class JobView:
+    """A job as consumers see it in a snapshot."""
+
     job_id: int
     name: str
     kind: str
@@ -47,6 +49,8 @@ class JobView:
 
 @dataclass(frozen=True, slots=True)
 class FaultView:
+    """An active fault as consumers see it in a snapshot."""
+
     fault_id: int
     kind: str
     instance_id: str
@@ -61,6 +65,8 @@ class FaultView:
 
 @dataclass(frozen=True, slots=True)
 class QueuedJob:
+    """A queued job as consumers see it in a snapshot."""
+
     job_id: int
     kind: str
     model: str
@@ -70,6 +76,9 @@ class QueuedJob:
 
 @dataclass(frozen=True, eq=False)
 class FleetSnapshot:
+    """An immutable copy of the engine's visible state at one tick, with the topology and
+    aggregation helpers every consumer (exporter, API, TUI) reads."""
+
     topology: Topology
     tick: int
     t: float  # simulated seconds since start
@@ -195,9 +204,9 @@ class FleetSnapshot:
     @cached_property
     def node_summary(self) -> dict[str, F64]:
         """Per-node aggregates: the fleet table of the API and the TUI."""
-        st = self.state
+        dev = self.state
         busy = (self.chip_util > 0.05).astype(np.float64)
-        unhealthy = (st.health >= Health.FAILED).astype(np.float64)
+        unhealthy = (dev.health >= Health.FAILED).astype(np.float64)
         return {
             "chips": self.aggregate(np.ones(self.topology.n_chips), "node"),
             "busy_chips": self.aggregate(busy, "node"),
@@ -205,11 +214,11 @@ class FleetSnapshot:
             "utilization": self.aggregate(self.chip_util, "node", "mean"),
             "hbm_used_bytes": self.aggregate(self.hbm_used_total, "node"),
             "hbm_total_bytes": self.aggregate(self.hbm_capacity, "node"),
-            "power_watts": self.aggregate(st.power_w, "node"),
-            "temperature_max_celsius": self.aggregate(st.temp_c, "node", "max"),
-            "health_worst": self.aggregate(st.health, "node", "max"),
-            "throttled_chips": self.aggregate(st.throttled, "node"),
-            "up": st.node_up.astype(np.float64),
+            "power_watts": self.aggregate(dev.power_w, "node"),
+            "temperature_max_celsius": self.aggregate(dev.temp_c, "node", "max"),
+            "health_worst": self.aggregate(dev.health, "node", "max"),
+            "throttled_chips": self.aggregate(dev.throttled, "node"),
+            "up": dev.node_up.astype(np.float64),
         }
 
     def fleet_totals(self) -> dict[str, float]:

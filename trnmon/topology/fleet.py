@@ -47,6 +47,9 @@ _PCI_BUS = ("cc", "cd", "ce", "cf", "6f", "70", "71", "72",
 
 @dataclass(frozen=True, eq=False)
 class Topology:
+    """The fleet's fixed shape as arrays in topology order: AZs, datacenters, rows,
+    racks, UltraServers, nodes, chips and NeuronLink ports (a shard: a contiguous part)."""
+
     fleet_name: str
     region: str
     lnc: int
