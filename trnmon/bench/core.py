@@ -26,14 +26,19 @@ def fleet_of(chips: int, seed: int = 0) -> FleetConfig:
                                   "seed": seed}, environ={})
 
 
-def _nbytes(obj: object) -> int:
-    return sum(v.nbytes for v in vars(obj).values() if isinstance(v, np.ndarray))
+def _arrays(obj: object) -> list[np.ndarray[Any, Any]]:
+    return [v for v in vars(obj).values() if isinstance(v, np.ndarray)]
 
 
 def engine_bytes(eng: Engine) -> int:
-    """Every array the engine keeps: state, kernel constants and scratch, jobs, topology."""
-    return (eng.state.nbytes + _nbytes(eng.kernel) + _nbytes(eng.jobs) + _nbytes(eng.topo)
-            + _nbytes(eng.faults) + _nbytes(eng.scheduler) + eng.chip_job.nbytes)
+    """Every array the engine keeps, each once: its SimState, the kernel's constants and
+    scratch, the scheduler's and fault engine's constants, the topology. (A memory
+    measurement, so it looks at every attribute; the state itself is `SimState.arrays()`.)"""
+    seen: dict[int, int] = {}
+    for arr in [*eng.sim.arrays().values(), *_arrays(eng.kernel), *_arrays(eng.topo),
+                *_arrays(eng.scheduler), *_arrays(eng.faults)]:
+        seen[id(arr)] = arr.nbytes
+    return sum(seen.values())
 
 
 def _tick_ms(eng: Engine, repeat: int) -> tuple[float, float]:
