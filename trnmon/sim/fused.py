@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,9 +81,14 @@ def fused_kernel() -> ChipsKernel | None:
     except ImportError:
         return None
 
+    # numba types a NamedTuple argument in Python on every call (~2 us each) but a plain
+    # tuple in C: the compiled entry takes plain tuples and rebuilds the named ones inside,
+    # where that costs nothing.
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-    def chips_kernel(inp: ChipInputs, rates: JobRates, k: ChipConstants,
-                     dev: DeviceArrays) -> None:  # pragma: no cover - compiled
+    def chips_kernel(inp_t: Any, rates_t: Any, k_t: Any,
+                     dev_t: Any) -> None:  # pragma: no cover - compiled
+        inp, rates = ChipInputs(*inp_t), JobRates(*rates_t)
+        k, dev = ChipConstants(*k_t), DeviceArrays(*dev_t)
         dt, j, ambient = inp.dt, inp.chip_job, inp.ambient_c
         table, hbm_table, mix_t, kind = rates.table, rates.hbm_table, rates.mix_t, rates.kind
         health, clock, throttled = dev.health, dev.clock_scale, dev.throttled
@@ -162,7 +168,10 @@ def fused_kernel() -> ChipsKernel | None:
                 rate = table[s, 6] if pk == PORT_INTRA else table[s, 7]
                 link_tx[c, p] += rate * wf * dt
 
-    return chips_kernel
+    def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
+        chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))
+
+    return run
 
 
 @functools.cache
@@ -176,8 +185,8 @@ def fused_jobs() -> JobsKernel | None:
         return None
 
     @njit(cache=True, nogil=True, error_model="numpy")
-    def jobs_kernel(inp: JobInputs, c: JobCosts,
-                    out: JobProgress) -> None:  # pragma: no cover - compiled
+    def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
+        inp, c, out = JobInputs(*inp_t), JobCosts(*c_t), JobProgress(*out_t)
         dt, load, jitter, idle = inp.dt, inp.load, inp.jitter, inp.idle_slot
         job_state, timer, kind = out.state, out.timer, c.kind
         clock, link_factor = c.clock, c.link_factor
@@ -269,4 +278,7 @@ def fused_jobs() -> JobsKernel | None:
                 job_state[i] = J_CHECKPOINTING
                 timer[i] = c.checkpoint_s[i]
 
-    return jobs_kernel
+    def run(inp: JobInputs, costs: JobCosts, progress: JobProgress) -> None:
+        jobs_kernel(tuple(inp), tuple(costs), tuple(progress))
+
+    return run

@@ -127,6 +127,10 @@ class JobTable:
     progressing: B = _col(np.bool_)
     tokens_total: F64 = _col(np.float64)  # counter, whole job
 
+    # The numba kernel's argument bundles over the columns, built on first use.
+    _bundles: tuple[JobCosts, JobProgress] | None = field(default=None, init=False,
+                                                          repr=False)
+
     def __post_init__(self) -> None:
         n = self.capacity + 1  # + idle slot
         for f in fields(self):
@@ -219,8 +223,9 @@ class JobTable:
         """
         fused = fused_jobs() if self.backend == "numba" else None
         if fused is not None:
-            fused(JobInputs(dt, load, jitter, self.idle_slot), gather(JobCosts, self),
-                  gather(JobProgress, self))
+            if self._bundles is None:  # columns are allocated once, never rebound
+                self._bundles = (gather(JobCosts, self), gather(JobProgress, self))
+            fused(JobInputs(dt, load, jitter, self.idle_slot), *self._bundles)
             return
         job_state = self.state
         training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)

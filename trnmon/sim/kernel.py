@@ -99,6 +99,7 @@ class DeviceKernel:
         self.intra_up = self.is_intra.copy()
         self.ring_up = self.is_ring.copy()
         self.link_bad = np.zeros(c, dtype=np.bool_)
+        self._bundle_cache: tuple[FleetState, ChipConstants, DeviceArrays] | None = None
 
     def set_core_weights(self, chips: npt.NDArray[np.intp], weights: F32) -> None:
         """Per-core share of a chip's work, set at placement (load imbalance is static)."""
@@ -124,10 +125,7 @@ class DeviceKernel:
         if fused is not None:
             fused(ChipInputs(inp.dt, inp.chip_job, inp.ambient_c),
                   JobRates(np.ascontiguousarray(table.T), hbm_table, ENGINE_MIX_T, jobs.kind),
-                  ChipConstants(self.core_weight, self.cores, self.idle_w, self.span_w,
-                                self.r_th, self._alpha, self.throttle_c, self.hbm_cap,
-                                self.topo.port_kind, self.link_bad),
-                  gather(DeviceArrays, dev))
+                  *self._bundles(dev))
         else:
             # Cache blocking: each block's arrays stay in L2 across the ~40 passes below.
             n = self.topo.n_chips
@@ -135,6 +133,16 @@ class DeviceKernel:
                 self._chips(dev, jobs, inp, table, hbm_table,
                             slice(lo, min(lo + BLOCK_CHIPS, n)))
         self._nodes(dev, jobs, inp)
+
+    def _bundles(self, dev: FleetState) -> tuple[ChipConstants, DeviceArrays]:
+        """The numba kernel's per-chip bundles; arrays are never rebound, so built once
+        per device state."""
+        if self._bundle_cache is None or self._bundle_cache[0] is not dev:
+            consts = ChipConstants(self.core_weight, self.cores, self.idle_w, self.span_w,
+                                   self.r_th, self._alpha, self.throttle_c, self.hbm_cap,
+                                   self.topo.port_kind, self.link_bad)
+            self._bundle_cache = (dev, consts, gather(DeviceArrays, dev))
+        return self._bundle_cache[1], self._bundle_cache[2]
 
     def _chips(self, dev: FleetState, jobs: JobTable, inp: TickInputs, table: F32,
                hbm_table: F32, s: slice) -> None:
