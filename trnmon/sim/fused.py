@@ -52,7 +52,15 @@ from trnmon.sim.rules import (
     THROTTLE_CLOCK,
     THROTTLE_HYSTERESIS_C,
 )
+from trnmon.sim.state import EXEC_COMPLETED
 from trnmon.sim.structs import (
+    RATE_BUSY,
+    RATE_EXEC,
+    RATE_FLOPS,
+    RATE_HBM_BW,
+    RATE_INTRA,
+    RATE_LATENCY,
+    RATE_RING,
     ChipConstants,
     ChipInputs,
     DeviceArrays,
@@ -107,12 +115,12 @@ def fused_kernel() -> ChipsKernel | None:
             up = h != LOST
             wf = 1.0 if working else 0.0
             clk = clock[c]
-            busy = min(table[s, 0] / clk, 1.0) * wf
+            busy = min(table[s, RATE_BUSY] / clk, 1.0) * wf
             if hung:
                 busy = 1.0
             dev.chip_busy[c] = busy
             kd = kind[s]
-            per_util = table[s, 1] * wf / (busy * cores[c]) if busy > 0 else 0.0
+            per_util = table[s, RATE_FLOPS] * wf / (busy * cores[c]) if busy > 0 else 0.0
             m0, m1, m2, m3 = mix_t[0, kd], mix_t[1, kd], mix_t[2, kd], mix_t[3, kd]
             util_row = core_util[c]
             flops_row = core_flops[c]
@@ -137,7 +145,7 @@ def fused_kernel() -> ChipsKernel | None:
                 total += v
             if total > hbm_cap[c]:
                 hbm_used[c, 0] = max(hbm_used[c, 0] - (total - hbm_cap[c]), 0.0)
-            bw = table[s, 2] * wf * clk
+            bw = table[s, RATE_HBM_BW] * wf * clk
             hbm_bw_util[c] = bw
             # power and energy
             activity = HUNG_ACTIVITY if hung else (ACTIVITY_BUSY * busy
@@ -158,14 +166,14 @@ def fused_kernel() -> ChipsKernel | None:
             if h <= DEGRADED:
                 health[c] = DEGRADED if (th or k.link_bad[c]) else HEALTHY
             # executions
-            dev.exec_status[c, 0] += table[s, 4] * wf * dt
-            dev.latency_p50_s[c] = table[s, 5] * wf
+            dev.exec_status[c, EXEC_COMPLETED] += table[s, RATE_EXEC] * wf * dt
+            dev.latency_p50_s[c] = table[s, RATE_LATENCY] * wf
             # links: inside the node, or the UltraServer ring
             for p in range(n_ports):
                 pk = k.port_kind[c, p]
                 if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
-                rate = table[s, 6] if pk == PORT_INTRA else table[s, 7]
+                rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
                 link_tx[c, p] += rate * wf * dt
 
     def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:

@@ -40,7 +40,7 @@ from trnmon.sim.rules import (
     JobKind,
     LinkState,
 )
-from trnmon.sim.state import FleetState
+from trnmon.sim.state import EXEC_COMPLETED, FleetState
 from trnmon.sim.structs import ChipConstants, ChipInputs, DeviceArrays, JobRates, gather
 from trnmon.topology import PortKind, Topology
 
@@ -113,7 +113,8 @@ class DeviceKernel:
         self.link_bad[:] = (dev.link_state != LinkState.UP).any(axis=1)
 
     def advance(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
-        # Every per-job rate a chip reads, as one small float32 table (jobs x 9).
+        # Every per-job rate a chip reads, as one small float32 table (9 x jobs; the rows
+        # are named by structs.RATE_*).
         table = np.stack([jobs.busy * jobs.clock, jobs.flops, jobs.hbm_bw, jobs.kv_bytes,
                           jobs.exec_rate, jobs.latency, jobs.intra_rate, jobs.ring_rate,
                           jobs.hbm_static.sum(axis=1)]).astype(np.float32)
@@ -213,7 +214,7 @@ class DeviceKernel:
                                 Health.HEALTHY)
 
         # --- execution counters and latency ---------------------------------------------
-        dev.exec_status[s, 0] += job_exec * wf * np.float64(dt)
+        dev.exec_status[s, EXEC_COMPLETED] += job_exec * wf * np.float64(dt)
         np.multiply(job_lat, wf, out=dev.latency_p50_s[s])
 
         # --- NeuronLink bytes: the first INTRA_PORTS inside the node, the rest the ring --

@@ -31,7 +31,7 @@ from trnmon.sim.rules import (
     JobState,
     LinkState,
 )
-from trnmon.sim.state import FleetState
+from trnmon.sim.state import EXEC_COMPLETED, FleetState
 from trnmon.topology import PortKind, Topology
 
 
@@ -113,7 +113,7 @@ class ReferenceModel:
 
             # executions
             if working:
-                dev.exec_status[c, 0] += float(jobs.exec_rate[j]) * dt
+                dev.exec_status[c, EXEC_COMPLETED] += float(jobs.exec_rate[j]) * dt
             dev.latency_p50_s[c] = float(jobs.latency[j]) if working else 0.0
 
             # links

@@ -31,12 +31,23 @@ ECC_EVENTS = ("mem_ecc_corrected", "mem_ecc_uncorrected", "sram_ecc_corrected",
 EXECUTION_STATUS = ("completed", "completed_with_err", "completed_with_num_err", "timed_out",
                     "incorrect_input", "failed_to_queue")
 EXECUTION_ERRORS = ("generic", "numerical", "transient", "model", "runtime", "hardware")
+EXEC_COMPLETED = EXECUTION_STATUS.index("completed")  # the column a finished execution counts in
 LATENCY_PERCENTILES = ("p0", "p1", "p25", "p50", "p75", "p99", "p100")
 # Shape of a step-latency distribution relative to its median: a tight body, a long tail.
 LATENCY_SHAPE = np.array([0.82, 0.88, 0.96, 1.0, 1.05, 1.3, 1.9], dtype=np.float32)
 
-__all__ = ["ECC_EVENTS", "EXECUTION_ERRORS", "EXECUTION_STATUS", "HBM_CATEGORIES",
-           "LATENCY_PERCENTILES", "LATENCY_SHAPE", "FleetState", "Health", "LinkState"]
+__all__ = [
+    "ECC_EVENTS",
+    "EXECUTION_ERRORS",
+    "EXECUTION_STATUS",
+    "EXEC_COMPLETED",
+    "HBM_CATEGORIES",
+    "LATENCY_PERCENTILES",
+    "LATENCY_SHAPE",
+    "FleetState",
+    "Health",
+    "LinkState",
+]
 
 
 @dataclass(eq=False)

@@ -13,6 +13,10 @@ import numpy.typing as npt
 
 Arr = npt.NDArray[Any]
 
+# Columns of `JobRates.table`, in the order `DeviceKernel.advance` stacks them.
+(RATE_BUSY, RATE_FLOPS, RATE_HBM_BW, RATE_KV, RATE_EXEC, RATE_LATENCY, RATE_INTRA, RATE_RING,
+ RATE_HBM_STATIC) = range(9)
+
 
 class ChipInputs(NamedTuple):
     """Per tick: the step, each chip's job slot and ambient temperature."""
