@@ -30,7 +30,7 @@ EXACT_GAUGES = frozenset({
     "system_vcpu_count", "system_memory_total_bytes", "system_swap_total_bytes",
     "system_swap_used_bytes", "instance_info", "neuron_hardware_info",
     "neuron_device_hbm_total_bytes", "neuron_job_info", "neuron_job_step_seconds",
-    "neuron_job_mfu_ratio", "neuron_runtime_memory_used_bytes",
+    "neuron_job_mfu_ratio", "neuron_runtime_memory_used_bytes", "neuron_job_restarts_total",
 })
 IDLE_RUNTIME_TAG = "none"
 
