@@ -11,9 +11,10 @@ series the fleet heatmap needs and the job series: ~5 series per chip instead of
 
 from __future__ import annotations
 
-from trnmon.dashboards.promql import SCRAPE_JOB
 from trnmon.dashboards.rules import Recording
 from trnmon.dashboards.yamltext import Value
+from trnmon.exporter import names
+from trnmon.exporter.names import SCRAPE_JOB
 
 NODE = ("instance_id",)
 DEVICE = ("instance_id", "neuron_device")
@@ -23,28 +24,23 @@ def _r(record: str, expr: str) -> Recording:
     return Recording(record, expr)
 
 
-# Per-node and per-device aggregates, evaluated on each shard Prometheus. Their
-# definitions follow trnmon/snapshot's node_summary (a chip is busy above 5 %).
+# Per-node and per-device aggregates, evaluated where the raw series are (each shard
+# Prometheus, or the remote-write receiver). Their definitions follow trnmon/snapshot's
+# node_summary (a chip is busy above 5 %). Counts are sums of 0/1 series (`> bool`,
+# state-set gauges), so every node has a series and a healthy node reads 0, not nothing.
 NODE_RULES: list[Recording] = [
-    _r("instance_device:neuroncore_utilization_ratio:avg",
+    _r(names.DEVICE_UTILIZATION,
        "avg by (instance_id, neuron_device) (neuroncore_utilization_ratio)"),
-    _r("instance_id:neuroncore_utilization_ratio:avg",
-       "avg by (instance_id) (instance_device:neuroncore_utilization_ratio:avg)"),
-    _r("instance_id:neuron_device:count", "count by (instance_id) (neuron_device_power_watts)"),
-    _r("instance_id:neuron_device_busy:count",
-       "count by (instance_id) (instance_device:neuroncore_utilization_ratio:avg > 0.05)"),
-    _r("instance_id:neuron_device_unhealthy:count",
-       'count by (instance_id) (neuron_device_health_state{state=~"failed|hung|lost"} == 1)'),
-    _r("instance_id:neuron_device_throttled:sum",
-       "sum by (instance_id) (neuron_device_throttled)"),
-    _r("instance_id:neuron_device_power_watts:sum",
-       "sum by (instance_id) (neuron_device_power_watts)"),
-    _r("instance_id:neuron_device_hbm_used_bytes:sum",
-       "sum by (instance_id) (neuron_device_hbm_used_bytes)"),
-    _r("instance_id:neuron_device_hbm_total_bytes:sum",
-       "sum by (instance_id) (neuron_device_hbm_total_bytes)"),
-    _r("instance_id:neuron_device_temperature_celsius:max",
-       "max by (instance_id) (neuron_device_temperature_celsius)"),
+    _r(names.NODE_UTILIZATION, f"avg by (instance_id) ({names.DEVICE_UTILIZATION})"),
+    _r(names.NODE_DEVICES, "count by (instance_id) (neuron_device_power_watts)"),
+    _r(names.NODE_BUSY, f"sum by (instance_id) ({names.DEVICE_UTILIZATION} > bool 0.05)"),
+    _r(names.NODE_UNHEALTHY,
+       'sum by (instance_id) (neuron_device_health_state{state=~"failed|hung|lost"})'),
+    _r(names.NODE_THROTTLED, "sum by (instance_id) (neuron_device_throttled)"),
+    _r(names.NODE_POWER, "sum by (instance_id) (neuron_device_power_watts)"),
+    _r(names.NODE_HBM_USED, "sum by (instance_id) (neuron_device_hbm_used_bytes)"),
+    _r(names.NODE_HBM_TOTAL, "sum by (instance_id) (neuron_device_hbm_total_bytes)"),
+    _r(names.NODE_TEMPERATURE, "max by (instance_id) (neuron_device_temperature_celsius)"),
 ]
 
 PER_DEVICE = ("neuron_device_power_watts", "neuron_device_hbm_used_bytes",
