@@ -1,5 +1,12 @@
-"""The sharded metrics tier: one Prometheus per `trnmon daemon --shard I/N`, one global
-Prometheus federating a small set of series from all of them.
+"""The sharded metrics tier: one Prometheus per `trnmon daemon --shard I/N`, and either a
+global Prometheus federating a small set of series from all of them, or (at 500k chips)
+Prometheus agents remote-writing everything to a central receiver.
+
+Remote-write: each shard runs Prometheus in agent mode (`--enable-feature=agent`:
+scrape and forward, no local queries or rules, `agent.yml`); the receiver (`receiver.yml`,
+a Prometheus with `--web.enable-remote-write-receiver` standing in for VictoriaMetrics,
+Mimir or Thanos Receive, which take the same protocol) evaluates the recording, node and
+alert rules over the whole fleet. Switching stores changes only `remote_write.url`.
 
 Each shard Prometheus scrapes its daemon's /sd (only that shard's nodes), evaluates the
 usual recording and alerting rules plus the per-node and per-device aggregates below, and
@@ -98,4 +105,36 @@ def global_prometheus_config(*, shard_targets: list[str], interval: str = "15s")
              "params": {"match[]": list(FEDERATE_MATCH)},
              "static_configs": [{"targets": shard_targets}]},
         ],
+    }
+
+
+RECEIVER_RULE_FILES = ("recording.yml", "node-rules.yml", "alerts.yml")
+REMOTE_WRITE_URL = "http://127.0.0.1:9090/api/v1/write"
+
+
+def agent_prometheus_config(*, sd_url: str, shard: str, daemon_target: str,
+                            remote_write_url: str = REMOTE_WRITE_URL,
+                            interval: str = "15s") -> Value:
+    """One shard's Prometheus agent: scrape the shard, label it, write it all upstream."""
+    cfg = dict(shard_prometheus_config(sd_url=sd_url, shard=shard, daemon_target=daemon_target,
+                                       interval=interval, rule_files=()))  # type: ignore[arg-type]
+    del cfg["rule_files"]  # an agent evaluates no rules
+    glob = dict(cfg["global"])  # type: ignore[arg-type]
+    del glob["evaluation_interval"]
+    cfg["global"] = glob
+    cfg["remote_write"] = [{"url": remote_write_url,
+                            # Batches sized for ~100 series per chip at 15 s.
+                            "queue_config": {"max_samples_per_send": 10000,
+                                             "capacity": 50000, "max_shards": 50}}]
+    return cfg
+
+
+def receiver_prometheus_config(*, interval: str = "15s",
+                               rule_files: tuple[str, ...] = RECEIVER_RULE_FILES,
+                               alertmanager: str = "127.0.0.1:9093") -> Value:
+    """The central store: receives remote writes, evaluates every rule, sends alerts."""
+    return {
+        "global": {"evaluation_interval": interval},
+        "rule_files": list(rule_files),
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
     }

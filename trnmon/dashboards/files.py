@@ -88,6 +88,18 @@ def outputs() -> dict[str, str]:
                                                            "127.0.0.1:9092"]),
         GENERATED + "\nThe global layer: federates every shard Prometheus (list them all);"
         "\n`neuron-top --prometheus http://this:9090` reads it.")
+    out["prometheus/agent.yml"] = dump(
+        federation.agent_prometheus_config(sd_url="http://127.0.0.1:9464/sd", shard="1",
+                                           daemon_target=DEFAULT_LISTEN),
+        GENERATED + "\nRemote-write tier, one per `trnmon daemon --shard I/N`: run with\n"
+        "`prometheus --enable-feature=agent`; set the /sd URL, daemon target, shard label\n"
+        "and the receiver's URL (VictoriaMetrics: http://vminsert:8480/insert/0/prometheus/"
+        "api/v1/write,\nMimir: http://mimir:8080/api/v1/push).")
+    out["prometheus/receiver.yml"] = dump(
+        federation.receiver_prometheus_config(),
+        GENERATED + "\nThe central receiver of the remote-write tier: run with\n"
+        "`prometheus --web.enable-remote-write-receiver`; it evaluates every rule over the "
+        "whole fleet\nand `neuron-top --prometheus http://this:9090` reads it.")
     out["alertmanager/alertmanager.yml"] = dump(
         alertmanager.config(), GENERATED + "\nRoutes by severity, groups by alert and "
         "UltraServer/rack, inhibits per-instance alerts\nunder a node or UltraServer "
