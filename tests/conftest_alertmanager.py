@@ -51,7 +51,7 @@ class WebhookReceiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length", "0")), 1 << 20)
                 body = json.loads(self.rfile.read(length))
                 with owner._lock:

@@ -22,8 +22,8 @@ import pytest
 from tests.conftest_daemon import DaemonProcess
 from tests.conftest_prometheus import PROMETHEUS, Prometheus
 from trnmon.dashboards import federation, files, rules
-from trnmon.exporter import names
 from trnmon.dashboards.yamltext import dump
+from trnmon.exporter import names
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 100.0

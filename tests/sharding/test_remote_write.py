@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest_prometheus import Prometheus
 from trnmon.dashboards.federation import agent_prometheus_config, receiver_prometheus_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +49,7 @@ def test_agents_write_the_whole_fleet_to_the_receiver(
                              state_dir=tmp_path / f"shard{i}") for i in (1, 2)]
     sd = [{g["labels"]["instance"] for g in d.get_json("/sd")} for d in shards]
 
-    # prometheus_factory starts the server itself; the flags go in before start().
-    from tests.conftest_prometheus import Prometheus
+    # Started here, not by prometheus_factory: the flags go in before start().
     receiver = Prometheus(tmp_path / "receiver", "", config=receiver_prometheus_config(
         interval=INTERVAL, rule_files=RULES))  # type: ignore[arg-type]
     receiver.extra_args = ["--web.enable-remote-write-receiver"]
