@@ -3,8 +3,8 @@
 Generated with the rules (dashboards/alertmanager/alertmanager.yml) so the alert names
 it routes and inhibits are the ones `rules.alert_rules()` defines:
 
-* Routes by severity: `critical` pages (short wait, hourly repeats), `warning` goes to a
-  ticket queue (longer wait, twice a day).
+* Routes by severity: `critical` pages (30 s wait, hourly repeats), `warning` goes to a
+  ticket queue (1 m wait, twice a day).
 * Grouping by alert name and location (zone, rack, UltraServer): both ends of a broken
   NeuronLink, a rack of throttling devices or an UltraServer's devices arrive as one
   notification per incident, not one per device.
@@ -22,8 +22,10 @@ GROUP_BY = ("alertname", "availability_zone", "rack", "ultraserver")
 WEBHOOK_URL = "http://127.0.0.1:9095/alerts"
 NODE_DOWN = "NeuronNodeDown"
 ULTRASERVER_DOWN = "NeuronUltraServerDown"
-# Timings of the shipped file; the end-to-end test shortens them (timings()).
-TIMINGS = {"critical": {"group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
+# Timings of the shipped file; the end-to-end test shortens them. group_wait must exceed
+# the skew between one incident's alerts (up to a scrape plus an evaluation interval,
+# 2 x 15 s) or they arrive as two notifications.
+TIMINGS = {"critical": {"group_wait": "30s", "group_interval": "2m", "repeat_interval": "1h"},
            "warning": {"group_wait": "1m", "group_interval": "5m", "repeat_interval": "12h"}}
 
 
