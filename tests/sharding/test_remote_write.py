@@ -27,7 +27,10 @@ RULES = tuple(str(ROOT / "dashboards" / "prometheus" / f)
               for f in ("recording.yml", "node-rules.yml"))
 ENV = {"TRNMON_CELL_RACKS": "2"}  # ohio: 16 racks -> 8 cells
 ARGS = ("--speed", "0.001")  # every daemon stays at tick 1: "the same time" is exact
-INTERVAL = "1s"
+# 2 s, not 1 s: on a shared 2-core machine an agent cannot scrape ~40k series every second,
+# and a growing remote-write backlog would delay the dead shard's `up == 0`.
+INTERVAL_S = 2
+INTERVAL = f"{INTERVAL_S}s"
 SENT = re.compile(r"^prometheus_remote_storage_samples_total\{[^}]*\} (\S+)$", re.M)
 
 
@@ -79,7 +82,7 @@ def test_agents_write_the_whole_fleet_to_the_receiver(
             assert _value(receiver.query(
                 f'count(up{{job="trnmon-nodes",shard="{i}"}})')) == len(ids)
 
-        # Write load per shard: samples sent over 10 s at this test's 1 s scrape interval.
+        # Write load per shard: samples sent over 10 s at this test's scrape interval.
         before = [(_sent(a), time.monotonic()) for a in agents]
         time.sleep(10)
         rates = [(_sent(a) - s0) / (time.monotonic() - t0)
@@ -89,9 +92,8 @@ def test_agents_write_the_whole_fleet_to_the_receiver(
               [round(r) for r in rates], "series per shard:", series,
               "=> samples/s at 15 s:", [round(s / 15) for s in series])
         for r, s in zip(rates, series, strict=True):
-            # At most one sample per series per scrape; below that when this shared 2-core
-            # machine cannot scrape ~20k series every second (agents and daemons share it).
-            assert 0.3 * s < r < 1.2 * s
+            # One sample per series per scrape, less when this shared machine falls behind.
+            assert 0.3 * s / INTERVAL_S < r < 1.2 * s / INTERVAL_S
 
         # neuron-top against the receiver, as a user runs it.
         out = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--prometheus",

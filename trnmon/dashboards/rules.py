@@ -193,7 +193,9 @@ def alert_rules() -> list[Alert]:
         Alert("NeuronUltraServerDown",
               "count by (availability_zone, rack, ultraserver) (\n"
               f'  {sel("up", job=SCRAPE_JOB, ultraserver="!=")} == 0\n) >= 2',
-              "2m", "critical",
+              # Shorter than NeuronNodeDown's 2m: the UltraServer alert reaches Alertmanager
+              # first and the per-node ones are inhibited from their first evaluation.
+              "1m", "critical",
               "UltraServer {{ $labels.ultraserver }} in {{ $labels.rack }}: "
               "{{ $value }} instances down",
               "Two or more of the UltraServer's four instances stopped reporting: a shared "
