@@ -59,4 +59,9 @@ def resolve(config: FleetConfig, *, listen: str | None = None, state_dir: str | 
         speed=speed if speed is not None else d.speed,
         checkpoint_interval_s=d.checkpoint_interval_s, history_ticks=d.history_ticks,
         max_body_bytes=d.max_body_bytes,
-        shard=parse_shard(shard) if shard is not None else None)
+        shard=parse_shard(shard_text(shard)) if shard is not None else None)
+
+
+def shard_text(text: str) -> str:
+    """`I-N` (a systemd instance name, `trnmon@2-4.service`) means `I/N`."""
+    return text if "/" in text else text.replace("-", "/", 1)
