@@ -154,8 +154,8 @@ def train(arch: ModelArch, p: Placement, *, dtype: Dtype = "bf16", seq_len: int 
     """One optimizer step of a tp x pp x dp (x ep) job with 1F1B pipelining and ZeRO-1."""
     if dtype == "int8":
         raise PerfError("--dtype int8 is an inference weight format; train in bf16 or fp8")
-    if arch.layers % p.pp:
-        raise PerfError(f"--pp {p.pp} does not divide {arch.name}'s {arch.layers} layers")
+    if p.pp > arch.layers:
+        raise PerfError(f"--pp {p.pp} is more than {arch.name}'s {arch.layers} layers")
     micro = global_batch / (p.dp * micro_batch)  # micro-batches per replica per step
     if micro < 1:
         raise PerfError(f"--global-batch {global_batch} is smaller than dp x micro-batch "
@@ -165,8 +165,8 @@ def train(arch: ModelArch, p: Placement, *, dtype: Dtype = "bf16", seq_len: int 
     flops = tokens * arch.train_flops_per_token(seq_len)
     peak = peak_flops(chip, dtype)
     eta = matmul_efficiency(TRAIN_PEAK_EFFICIENCY, arch, p.tp)
-    compute = flops / (p.chips * peak * eta)
-    layers_stage = arch.layers / p.pp
+    layers_stage = float(-(-arch.layers // p.pp))  # the fullest stage sets the pace
+    compute = flops / (p.chips * peak * eta) * (layers_stage * p.pp / arch.layers)
     act_bytes = micro_batch * seq_len * arch.hidden * 2.0  # one layer's activations, bf16
     # Tensor parallel: 2 all-reduces forward and 2 backward per layer and micro-batch (with
     # sequence parallelism all-gather + reduce-scatter, the same volume), per chip.
