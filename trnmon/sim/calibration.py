@@ -237,3 +237,12 @@ def _csv_rows() -> tuple[Row, ...]:
 
 
 HELD_OUT_ROWS: tuple[Row, ...] = _csv_rows()
+
+
+def markdown_table(results: list[Result]) -> str:
+    """The README's calibration table (tests/perf/test_calibration.py keeps them equal)."""
+    out = ["| id | metric | published | emulated | ratio |", "|---|---|---|---|---|"]
+    for r in results:
+        out.append(f"| {r.id} | {r.metric} | {r.published:.6g} | {r.emulated:.6g} | "
+                   f"{r.ratio:.3f} |")
+    return "\n".join(out)

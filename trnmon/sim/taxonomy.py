@@ -113,3 +113,16 @@ def correctable_ecc_rates(rng: np.random.Generator, n: int) -> npt.NDArray[np.fl
         rates[weak] += (CE_WEAK_MEDIAN_PER_DAY / 86400.0
                         * rng.lognormal(0.0, CE_WEAK_SIGMA, size=k))
     return rates
+
+
+def markdown_table() -> str:
+    """The README's taxonomy table (tests/perf/test_taxonomy.py keeps them equal)."""
+    out = ["| cause | Llama 3 label | count | per 10^4 chip-days | share | level | effect |",
+           "|---|---|---|---|---|---|---|"]
+    for c in CAUSES:
+        out.append(f"| `{c.name}` | {c.llama3_label} | {c.count} | "
+                   f"{c.rate_per_1e4_chip_days:.3f} | {c.share:.1%} | {c.level.value} | "
+                   f"{c.effect.value} |")
+    out.append(f"| total | | {LLAMA3_INTERRUPTIONS} | {TOTAL_RATE_PER_1E4_CHIP_DAYS:.3f} "
+               "| 100% | | |")
+    return "\n".join(out)
