@@ -91,9 +91,13 @@ class Placement:
             per_node = max(1, self.ranks_per_node // stride_ranks)
             members_here = min(self.dp, per_node)
             nodes = math.ceil(self.dp / per_node)
+            stride_nodes = 1
         else:
             members_here, nodes = 1, self.dp
-        ring = min(nodes, ULTRASERVER_NODES) if self.ultraserver else 1
+            stride_nodes = math.ceil(stride_ranks / self.ranks_per_node)
+        # Replicas share an UltraServer ring only while they sit inside one UltraServer.
+        per_us = ULTRASERVER_NODES // stride_nodes if stride_nodes <= ULTRASERVER_NODES else 1
+        ring = max(1, min(nodes, per_us)) if self.ultraserver else 1
         return Span(chips_per_node=members_here, ring_nodes=ring,
                     efa_nodes=math.ceil(nodes / ring))
 
