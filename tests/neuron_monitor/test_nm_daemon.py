@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest_daemon import DaemonProcess
 from trnmon.neuron_monitor.feed import Ingest
+
+pytestmark = pytest.mark.slow  # starts a real daemon
 
 
 def test_daemon_route_and_monitor_connect(tmp_path: Path) -> None:
@@ -33,6 +37,13 @@ def test_daemon_route_and_monitor_connect(tmp_path: Path) -> None:
             assert ing.line(line)
         assert ing.detail is not None and ing.detail.instance_id == iid
         assert len(ing.detail.devices) == 16
+        # The daemon's API carries each job's runtime process; the reports use its pid/tag.
+        procs = d.get_json(f"/api/v1/nodes/{iid}")["processes"]
+        assert procs and procs[0]["pid"] >= 2000 and procs[0]["command"]
+        seen = {(rt["pid"], rt["neuron_runtime_tag"]) for line in mon.stdout.splitlines()
+                for rt in json.loads(line)["neuron_runtime_data"]}
+        assert seen == {(p["pid"], p["runtime_tag"]) for p in procs}
+        assert second["neuron_runtime_data"][0]["pid"] == procs[0]["pid"]
     finally:
         d.kill()
 

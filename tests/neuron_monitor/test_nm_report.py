@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,9 +46,11 @@ def test_trn2_lnc2_report_has_every_group_with_v3d(tiny_engine: Engine) -> None:
         "neuron_device_memory_size": 103079215104, "neuroncore_per_device_count": 4,
         "logical_neuroncore_config": 2, "error": ""}
     info = doc["instance_info"]
+    # Node 0 of `tiny` is a trn2u.48xlarge in an UltraServer: AWS's `ultraserver_id`.
     assert set(info) == {"instance_name", "instance_id", "instance_type",
                          "instance_availability_zone", "instance_availability_zone_id",
-                         "instance_region", "ami_id", "subnet_id", "error"}
+                         "instance_region", "ami_id", "subnet_id", "ultraserver_id", "error"}
+    assert re.fullmatch(r"u-[0-9a-f]{16}", info["ultraserver_id"])
     (rt,) = doc["neuron_runtime_data"]
     assert set(rt) == {"pid", "address", "neuron_runtime_tag", "error", "report"}
     assert list(rt["report"]) == list(RUNTIME_GROUPS)
@@ -85,7 +88,8 @@ def test_trn1_inf2_hardware_info(tiny_engine: Engine, node: int, dtype: str, ver
     assert (hw["neuron_device_type"], hw["neuroncore_version"], hw["neuron_device_count"],
             hw["neuroncore_per_device_count"]) == (dtype, version, count, per_device)
     assert hw["neuron_device_memory_size"] == 32 * 2**30
-    assert "logical_neuroncore_config" not in hw
+    assert hw["logical_neuroncore_config"] == 1  # as real trn1/inf2 hosts report
+    assert "ultraserver_id" not in doc["instance_info"]
     cores = doc["neuron_runtime_data"][0]["report"]["neuroncore_counters"]
     assert all("v3d" not in c for c in cores["neuroncores_in_use"].values())
 
@@ -182,3 +186,43 @@ def test_bad_flags_are_one_line_exit_2(tmp_path: Path) -> None:
                  ["--config", str(tmp_path / "missing.json")]):
         r = run_cli("monitor", "--preset", "tiny", *args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+def test_runtime_is_the_jobs_process_with_effective_flops(tiny_engine: Engine) -> None:
+    (doc,) = reports(tiny_engine, 3, 1)
+    detail = node_detail(FleetSnapshot.capture(tiny_engine), 3)
+    (proc,) = detail.processes
+    (rt,) = doc["neuron_runtime_data"]
+    assert (rt["pid"], rt["neuron_runtime_tag"]) == (proc.pid, proc.runtime_tag)
+    cores = rt["report"]["neuroncore_counters"]["neuroncores_in_use"]
+    assert all(c["effective_flops"] == c["flops"] for c in cores.values())
+    assert any(c["effective_flops"] > 0 for c in cores.values())
+    again = node_detail(FleetSnapshot.capture(engine()), 3).processes[0]
+    assert again == node_detail(FleetSnapshot.capture(engine()), 3).processes[0]
+    assert again.pid == proc.pid and again.command == proc.command  # deterministic by seed
+
+
+def test_two_runtimes_each_list_every_core(tiny_engine: Engine) -> None:
+    """A node shared by two jobs: each runtime lists all 64 cores, 0 on the other's."""
+    tiny_engine.step(5.0)
+    detail = node_detail(FleetSnapshot.capture(tiny_engine), 0)
+    job = detail.jobs[0]
+    other = job.model_copy(update={"job_id": job.job_id + 1000, "name": "second"})
+    devices = [d.model_copy(update={"job_id": other.job_id}) if d.device >= 8 else d
+               for d in detail.devices]
+    shared = detail.model_copy(update={"jobs": [job, other], "devices": devices,
+                                       "processes": []})
+    b = builder(tiny_engine, 0)
+    b.prime(shared)
+    doc = b.build(shared, force=True)
+    first, second = doc["neuron_runtime_data"]
+    for rt, mine in ((first, range(0, 32)), (second, range(32, 64))):
+        cores = rt["report"]["neuroncore_counters"]["neuroncores_in_use"]
+        assert sorted(map(int, cores)) == list(range(64))
+        assert all(cores[str(c)]["neuroncore_utilization"] == 0 for c in range(64)
+                   if c not in mine)
+        assert any(cores[str(c)]["neuroncore_utilization"] > 0 for c in mine)
+        per_core = rt["report"]["memory_used"]["neuron_runtime_used_bytes"][
+            "usage_breakdown"]["neuroncore_memory_usage"]
+        assert list(per_core) == [str(c) for c in range(64)]
+        assert all(sum(per_core[str(c)].values()) == 0 for c in range(64) if c not in mine)

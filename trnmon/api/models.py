@@ -237,6 +237,24 @@ class HostDetail(Model):
     efa_rx_bytes: float
 
 
+class ProcessModel(Model):
+    """A Neuron runtime process on one node: neuron-ls's PID / COMMAND / RUNTIME VERSION,
+    neuron-monitor's `pid` and `neuron_runtime_tag`, and what it holds on the node."""
+
+    pid: int
+    runtime_tag: str
+    command: str  # "" where the source does not know it (neuron-monitor reports none)
+    runtime_version: str  # "" where unknown
+    job_id: int  # the trnmon job (a real host: the job its runtime became); 0: none
+    neuroncores: list[int]  # node-wide logical ids the runtime uses
+    devices: list[int]
+    utilization: float  # mean over `neuroncores`, 0..1
+    hbm_used_bytes: float  # device memory held by the runtime
+    host_used_bytes: float
+    vcpu_user_ratio: float
+    vcpu_system_ratio: float
+
+
 class NodeDetail(Model):
     """One node in full: the Node and Device views."""
 
@@ -253,6 +271,7 @@ class NodeDetail(Model):
     host: HostDetail
     devices: list[DeviceDetail]
     jobs: list[JobModel]
+    processes: list[ProcessModel] = Field(default_factory=list)  # Neuron runtime processes
 
 
 class TopologyNode(Model):

@@ -27,10 +27,12 @@ from trnmon.api.models import (
     LogicalCoreDetail,
     NodeDetail,
     NodeRow,
+    ProcessModel,
     QueuedJobModel,
     TopologyNode,
 )
 from trnmon.hw.catalog import CHIPS, ENGINES, ChipKind
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -196,10 +198,38 @@ def node_detail(snap: FleetSnapshot, node: int) -> NodeDetail:
         memory_total_bytes=float(itype.host_memory_bytes),
         memory_used_bytes=float(st.host_mem_used[node]),
         efa_tx_bytes=float(st.efa_tx_bytes[node]), efa_rx_bytes=float(st.efa_rx_bytes[node]))
+    devices = [_device(snap, c) for c in topo.node_chips(node)]
+    on_node = [j for j in snap.jobs if node in j.nodes]
     return NodeDetail.model_construct(
         api_version="v1", tick=snap.tick, t=snap.t, node=node,
         instance_id=topo.instance_ids[node], location=locations(topo)[node],
         up=bool(st.node_up[node]), lnc=numbering.lnc, core_version=numbering.version_label,
         logical_cores_per_device=numbering.logical_per_chip, host=host,
-        devices=[_device(snap, c) for c in topo.node_chips(node)],
-        jobs=[job_model(j) for j in snap.jobs if node in j.nodes])
+        devices=devices, jobs=[job_model(j) for j in on_node],
+        processes=processes(snap, node, on_node, devices))
+
+
+def processes(snap: FleetSnapshot, node: int, jobs: list[JobView],
+              devices: list[DeviceDetail]) -> list[ProcessModel]:
+    """One runtime process per job on the node; host memory and runtime vCPU are the
+    node's runtime figures shared evenly, as `trnmon monitor` reports them."""
+    st = snap.state
+    per_node = snap.topology.numbering(node).logical_per_chip * len(devices)
+    share = 1.0 / max(len(jobs), 1)
+    host = max(float(st.host_mem_used[node]) - HOST_BASE_MEM, 0.0) * share
+    out = []
+    for j in jobs:
+        proc = j.process_on(node, per_node)
+        assert proc is not None
+        mine = [d for d in devices if d.job_id == j.job_id]
+        cores = [lc for d in mine for lc in d.logical_cores]
+        out.append(ProcessModel.model_construct(
+            pid=proc.pid, runtime_tag=proc.tag, command=proc.command,
+            runtime_version=proc.runtime_version, job_id=j.job_id,
+            neuroncores=[lc.neuroncore for lc in cores], devices=[d.device for d in mine],
+            utilization=sum(lc.utilization for lc in cores) / max(len(cores), 1),
+            hbm_used_bytes=float(sum(sum(d.hbm_used_bytes.values()) for d in mine)),
+            host_used_bytes=host,
+            vcpu_user_ratio=float(st.runtime_vcpu_user[node]) * share,
+            vcpu_system_ratio=float(st.runtime_vcpu_system[node]) * share))
+    return out

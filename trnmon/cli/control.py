@@ -16,7 +16,7 @@ FAULT_KINDS = ("hbm_ecc_corrected", "hbm_ecc_uncorrected", "sram_ecc_corrected",
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from trnmon.daemon.client import Client, default_url
+    from trnmon.api.client import Client, default_url
 
     return Client(args.url or default_url(), Path(args.token_file) if args.token_file else None)
 

@@ -6,7 +6,12 @@
 A drop-in for AWS's `neuron-monitor-prometheus.py` serving trnmon's metric catalog
 (AWS's names and labels, plus trnmon's where neuron-monitor has the data), so one set of
 dashboards serves real and emulated fleets. Like AWS's script it stops when its input
-ends. The HTTP side is the standard library's threading server: one host, one or two
+ends (exit 1 if the neuron-monitor it started failed); SIGTERM or SIGINT stop it cleanly
+with exit 0. Errors neuron-monitor reports (a group's or a runtime's `error`) are logged
+to stderr once per distinct message. An idle host exports no per-core or per-runtime
+series, as AWS's script; `--idle-zeros` exports them as zeros under
+`runtime_tag="none"` instead (this lowers fleet averages computed the AWS way). The HTTP
+side is the standard library's threading server: one host, one or two
 scrapers, no event loop needed beside the blocking line reader, no extra dependency.
 """
 
@@ -23,6 +28,7 @@ from trnmon.errors import TrnmonError
 
 DEFAULT_LISTEN = "127.0.0.1:8000"  # AWS's script listens on port 8000
 WARN_FIRST = 10  # malformed lines logged one by one, then every 100th
+MAX_LOGGED_ERRORS = 1000  # distinct neuron-monitor error messages remembered
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -35,18 +41,26 @@ def parse_listen(text: str) -> tuple[str, int]:
 class Exporter:
     """Lines in (reader thread), expositions out (HTTP threads), one lock between."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, idle_zeros: bool = False) -> None:
+        # Imported when the command runs, not when `trnmon` lists its subcommands.
         from trnmon.neuron_monitor.exposition import HostExposition
         from trnmon.neuron_monitor.feed import Ingest, LineFeed
 
         self.ingest = Ingest()
-        self.exposition = HostExposition()
+        self.exposition = HostExposition(idle_zeros=idle_zeros)
         self.feed = LineFeed(source, self._line, self._end)
         self.done = threading.Event()
+        self.stopped_by_signal = False
         self._text: tuple[int, str] = (-1, "")
+        self._logged: set[str] = set()
 
     def _line(self, raw: bytes) -> None:
         self.ingest.line(raw)
+        for text in self.ingest.errors:
+            if text not in self._logged and len(self._logged) < MAX_LOGGED_ERRORS:
+                self._logged.add(text)
+                print(f"trnmon exporter: neuron-monitor error (logged once): {text}",
+                      file=sys.stderr, flush=True)
         bad = self.ingest.host.malformed_lines
         if bad and (bad <= WARN_FIRST or bad % 100 == 0) and self.ingest.host.events:
             last = self.ingest.host.events[-1]
@@ -110,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     source = args.neuron_monitor
     if source == DEFAULT_COMMAND and not sys.stdin.isatty():
         source = STDIN
-    exporter = Exporter(source)
+    exporter = Exporter(source, idle_zeros=args.idle_zeros)
     try:
         server = ThreadingHTTPServer((host, port), _handler(exporter))
     except OSError as exc:
@@ -118,7 +132,12 @@ def _run(args: argparse.Namespace) -> int:
                           ) from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="exporter-http", daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: exporter.done.set())  # systemd stop: clean up
+    def stop(*_: object) -> None:  # systemd stop or ^C: clean up, exit 0
+        exporter.stopped_by_signal = True
+        exporter.done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         exporter.feed.start()
         print(f"trnmon exporter: serving http://{host}:{server.server_address[1]}/metrics",
@@ -129,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         server.shutdown()
         server.server_close()
     proc = exporter.feed.proc
+    if exporter.stopped_by_signal:
+        return 0  # we stopped neuron-monitor ourselves: its exit code is ours to ignore
     return 1 if proc is not None and proc.returncode not in (0, None) else 0
 
 
@@ -140,5 +161,9 @@ def register(sub: SubParsers) -> None:
                         "from COMMAND (default neuron-monitor)")
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to serve /metrics on (default {DEFAULT_LISTEN})")
+    p.add_argument("--idle-zeros", action="store_true",
+                   help="on an idle host, export per-core and per-runtime series as zeros "
+                        "under runtime_tag=\"none\" (AWS's script exports none; zeros "
+                        "lower fleet averages)")
     p.set_defaults(handler=_run)
 

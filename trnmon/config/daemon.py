@@ -6,6 +6,9 @@ both, and `trnmon config check` validates it; flags override it like any other f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PORT = 9464
@@ -13,6 +16,9 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 
 
 class DaemonConfig(BaseModel):
+    """The daemon's own settings: where it listens and keeps state, how often it
+    checkpoints (from flags, the environment and the config file)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: str = Field(DEFAULT_LISTEN, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
@@ -30,3 +36,12 @@ class DaemonConfig(BaseModel):
     """Per-node history window, in ticks."""
     max_body_bytes: int = Field(65_536, ge=1024, le=16 << 20)
     """Largest control request body accepted."""
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """Where the daemon keeps checkpoints and its token: systemd's StateDirectory=, else
+    $XDG_STATE_HOME/trnmon (~/.local/state/trnmon). Shared by the daemon and its clients."""
+    if environ.get("STATE_DIRECTORY"):  # set by systemd's StateDirectory=
+        return Path(environ["STATE_DIRECTORY"].split(":")[0])
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "trnmon"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from trnmon.config.daemon import default_state_dir
 from trnmon.config.model import FleetConfig
 from trnmon.errors import TrnmonError
 from trnmon.sim.cells import parse_shard
@@ -41,13 +42,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise TrnmonError(f"--listen: expected HOST:PORT with a port 0-65535, got {text!r}")
     return host, int(port)
-
-
-def default_state_dir(environ: Mapping[str, str]) -> Path:
-    if environ.get("STATE_DIRECTORY"):  # set by systemd's StateDirectory=
-        return Path(environ["STATE_DIRECTORY"].split(":")[0])
-    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "trnmon"
 
 
 def resolve(config: FleetConfig, *, listen: str | None = None, state_dir: str | None = None,

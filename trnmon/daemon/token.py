@@ -34,17 +34,6 @@ def load_or_create(path: Path) -> str:
     return token
 
 
-def read(path: Path) -> str:
-    """A client's view: the token must already exist."""
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise TrnmonError(f"token file {path}: {exc.strerror or exc}") from None
-    if not token:
-        raise TrnmonError(f"token file {path}: empty")
-    return token
-
-
 def matches(expected: str, header: str | None) -> bool:
     """True if an ``Authorization: Bearer <token>`` header carries the token."""
     if not header:

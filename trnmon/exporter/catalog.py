@@ -67,6 +67,9 @@ class Metric:
     const: tuple[tuple[str, str], ...] = ()  # labels with one fixed value
     aws: bool = False
     runtime: bool = False  # AWS per-runtime metric: adds runtime_tag
+    # Node labels after the base labels that only some hosts have (a real UltraServer
+    # host's `ultraserver_id`, which AWS's script adds to every series).
+    node_extra: tuple[str, ...] = ()
 
     @property
     def base_labels(self) -> tuple[str, ...]:
@@ -76,7 +79,8 @@ class Metric:
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return self.base_labels + (("runtime_tag",) if self.runtime else ()) + self.labels
+        return (self.base_labels + self.node_extra + (("runtime_tag",) if self.runtime else ())
+                + self.labels)
 
     @property
     def exposition_type(self) -> str:

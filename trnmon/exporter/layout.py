@@ -24,14 +24,6 @@ from trnmon.exporter.catalog import CATALOG, Metric
 from trnmon.snapshot import FleetSnapshot, JobView
 from trnmon.topology import PORT_NAMES, Topology
 
-# Gauges whose values come from float64 or exact integers keep every digit (repr);
-# float32 gauges print 9 significant digits, enough to round-trip a float32 exactly.
-EXACT_GAUGES = frozenset({
-    "system_vcpu_count", "system_memory_total_bytes", "system_swap_total_bytes",
-    "system_swap_used_bytes", "instance_info", "neuron_hardware_info",
-    "neuron_device_hbm_total_bytes", "neuron_job_info", "neuron_job_step_seconds",
-    "neuron_job_mfu_ratio", "neuron_runtime_memory_used_bytes",
-})
 IDLE_RUNTIME_TAG = "none"
 
 
@@ -155,7 +147,6 @@ def build_template(metrics: Iterable[Metric], ctx: dict[str, str], items: ScopeI
     for m in metrics:
         help_text = m.help.replace("\\", "\\\\").replace("\n", "\\n")
         parts.append(f"# HELP {m.name} {help_text}\n# TYPE {m.name} {m.exposition_type}\n")
-        placeholder = "%r" if m.type == "counter" or m.name in EXACT_GAUGES else "%.9g"
         enum_names = {name for name, _ in m.enums}
         const = dict(m.const)
         node_part = [k for k in m.label_names if k in ctx]
@@ -178,7 +169,7 @@ def build_template(metrics: Iterable[Metric], ctx: dict[str, str], items: ScopeI
         enums = [_comma(_pct(t)) for t in enum_texts]
         cut = 0 if head else 1
         prefix = m.name + "{"
-        end = "} " + placeholder + "\n"
+        end = "} %s\n"  # filled by `trnmon.exporter.samples.sample_values`
         lines = [prefix + (head + s_text + e_text + tail)[cut:] + end
                  for s_text in scopes for e_text in enums]
         parts.extend(lines)

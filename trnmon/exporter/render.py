@@ -2,7 +2,8 @@
 
 Speed comes from doing per-series work once: `layout.build_layout` precomputes every
 series' label text per (topology, node, jobs); a scrape then fills one float buffer with
-numpy and formats it with a single ``template % values``. Each node is rendered at most
+numpy and formats it with a single ``template % values`` (integers exact, floats
+shortest round-trip: `trnmon.exporter.samples`). Each node is rendered at most
 once per snapshot however often it is scraped. Counters come straight from the engine's
 monotonic float64 state, so they never decrease across ticks.
 
@@ -19,6 +20,7 @@ from collections import defaultdict
 
 from trnmon.exporter.catalog import SELF_METRICS
 from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
+from trnmon.exporter.samples import sample_text, sample_values
 from trnmon.exporter.values import fill
 from trnmon.snapshot import FleetSnapshot, JobView
 from trnmon.topology import Topology
@@ -80,7 +82,7 @@ class NodeRenderer:
                 return text
             started = time.perf_counter()
             lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()))
-            text = lay.template % tuple(fill(snap, lay, self._jobs))
+            text = lay.template % sample_values(fill(snap, lay, self._jobs))
             if self.cache:
                 self._remember(node, text)
             self.last_render_s = time.perf_counter() - started
@@ -117,8 +119,8 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
     r = renderer or _DEFAULT
     topo = snap.topology
     values = {
-        "trnmon_tick_duration_seconds": repr(float(snap.tick_duration_s)),
-        "trnmon_render_duration_seconds": repr(float(r.last_render_s)),
+        "trnmon_tick_duration_seconds": sample_text(float(snap.tick_duration_s)),
+        "trnmon_render_duration_seconds": sample_text(float(r.last_render_s)),
         "trnmon_emulated_chips": str(topo.n_chips),
         "trnmon_emulated_nodes": str(topo.n_nodes),
         "trnmon_tick": str(snap.tick),

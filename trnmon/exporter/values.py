@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from trnmon.exporter.catalog import CATALOG
 from trnmon.exporter.layout import NodeLayout
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import HBM_CATEGORIES, LinkState
 from trnmon.snapshot import FleetSnapshot, JobView
 
@@ -97,8 +97,8 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
     return vals
 
 
-def fill(snap: FleetSnapshot, lay: NodeLayout, jobs: dict[int, JobView]) -> list[float]:
-    """The node's values as one flat list in template order."""
+def fill(snap: FleetSnapshot, lay: NodeLayout, jobs: dict[int, JobView]) -> Array:
+    """The node's values as one flat float64 buffer in template order."""
     vals = node_values(snap, lay, jobs)
     buf = np.empty(lay.series, dtype=np.float64)
     at = 0
@@ -106,5 +106,4 @@ def fill(snap: FleetSnapshot, lay: NodeLayout, jobs: dict[int, JobView]) -> list
         n = lay.counts[m.name]
         buf[at:at + n] = np.ravel(vals[m.name])
         at += n
-    result: list[float] = buf.tolist()
-    return result
+    return buf

@@ -6,34 +6,19 @@ Both feeds yield successive `NodeDetail`s of one node and know its `Identity`; t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from trnmon.api.client import Client
 from trnmon.api.models import FleetTopology, NodeDetail
 from trnmon.api.views import node_detail
 from trnmon.errors import TrnmonError
-from trnmon.neuron_monitor.report import Identity, ReportBuilder
+from trnmon.neuron_monitor.identity import Identity, json_identity, topology_identity
+from trnmon.neuron_monitor.report import ReportBuilder
 from trnmon.sim import Engine
 from trnmon.snapshot import FleetSnapshot
-from trnmon.topology import Topology
-
-
-def _subnet_id(region: str, fleet: str, az: int) -> str:
-    """`trnmon.exporter.layout.subnet_id` from names alone (a daemon's topology JSON)."""
-    digest = hashlib.blake2b(f"{region}/{fleet}/{az}".encode(), digest_size=9).hexdigest()
-    return f"subnet-{digest[:17]}"
-
-
-def topology_identity(topo: Topology, node: int) -> Identity:
-    """The exporter's instance_name and subnet_id for a node (trnmon/exporter/layout.py),
-    so `trnmon metrics` and an exporter fed by `trnmon monitor` label a node alike."""
-    az = int(topo.node_az[node])
-    return Identity(instance_name=f"{topo.fleet_name}-{node:05d}",
-                    subnet_id=_subnet_id(topo.region, topo.fleet_name, az),
-                    ami_id=Identity.ami_for(topo.region))
 
 
 class Feed(Protocol):
@@ -66,8 +51,6 @@ class DaemonFeed:
     """A running `trnmon daemon`: its clock advances on its own; we read the node."""
 
     def __init__(self, url: str, node: str | None) -> None:
-        from trnmon.daemon.client import Client
-
         self.client = Client(url)
         topo = FleetTopology.model_validate(self.client.request("GET", "/api/v1/topology"))
         ids = [n.instance_id for n in topo.nodes]
@@ -81,12 +64,7 @@ class DaemonFeed:
             raise TrnmonError(f"unknown node {node!r}: the daemon's fleet has nodes 0-"
                               f"{len(ids) - 1} ({ids[0]} ...)")
         self.instance_id = ids[index]
-        # The exporter's subnet: AZs numbered in first-appearance order, as the topology is.
-        azs = list(dict.fromkeys(n.location.availability_zone for n in topo.nodes))
-        az = azs.index(topo.nodes[index].location.availability_zone)
-        self.identity = Identity(instance_name=f"{topo.fleet}-{index:05d}",
-                                 subnet_id=_subnet_id(topo.region, topo.fleet, az),
-                                 ami_id=Identity.ami_for(topo.region))
+        self.identity = json_identity(topo, index)
 
     def advance(self, sim_seconds: float) -> NodeDetail:
         del sim_seconds  # the daemon keeps its own time; the caller paces the polling

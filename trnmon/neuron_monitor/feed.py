@@ -35,6 +35,7 @@ class Ingest:
         self.lock = threading.Lock()
         self.detail: NodeDetail | None = None
         self.summary: FleetSummary | None = None
+        self.errors: list[str] = []  # the `error` strings of the latest report
 
     def line(self, raw: bytes | str) -> bool:
         """Ingest one line; True when it was a report (the models changed)."""
@@ -47,6 +48,7 @@ class Ingest:
                 if self.detail is not None:
                     self.summary = fleet_summary(self.host, self.detail)
                 return False
+            self.errors = list(result.errors)
             self.host.add(result)
             self.detail = node_detail(self.host)
             self.history.record(self.detail)

@@ -1,11 +1,15 @@
 """One real host's state, accumulated from neuron-monitor samples, as the v1 API models.
 
 Gauges keep their last reported value (a group absent from a line keeps its previous
-value, since neuron-monitor reports each group at its own period); per-period counts add
-up into cumulative counters, per runtime tag (bounded) and per device. A runtime missing
-from a line has ended: its cores read idle. Runtimes become jobs (tag = name) so the
-Jobs view shows them; per-runtime execution counts are split evenly over the runtime's
-devices for the Device view (node and job totals are exact).
+value, since neuron-monitor reports each group at its own period, and a runtime whose
+latency is `null` keeps its last latency, as AWS's gauges do); per-period counts add up
+into cumulative counters, per runtime tag (bounded) and per device. A runtime missing
+from a line has ended: its cores read idle; a runtime reported with an `error` keeps its
+last state. Every runtime lists every core (0 where it does not run): a core's load is
+the sum over runtimes, and a runtime *uses* a core where it shows utilization or memory.
+Runtimes become jobs (tag = name) and processes so the Jobs and Processes views show
+them; per-runtime execution counts are split evenly over the devices the runtime uses for
+the Device view (node and job totals are exact).
 
 What neuron-monitor does not report (temperature, power, energy, HBM bandwidth,
 NeuronLink, EFA) is NaN or empty here, never a made-up zero.
@@ -19,7 +23,13 @@ from dataclasses import dataclass, field
 
 from trnmon.api.models import EventModel
 from trnmon.hw.catalog import CHIPS, ChipSpec
-from trnmon.neuron_monitor.parse import MAX_DEVICES, HardwareInfo, RuntimeSample, Sample
+from trnmon.neuron_monitor.parse import (
+    MAX_DEVICES,
+    CoreSample,
+    HardwareInfo,
+    RuntimeSample,
+    Sample,
+)
 from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, HBM_CATEGORIES
 
 NAN = float("nan")
@@ -41,6 +51,7 @@ class RuntimeTotals:
                                                                            0.0))
     errors: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EXECUTION_ERRORS,
                                                                            0.0))
+    executions_seen: bool = False  # an execution_stats group has been used
 
 
 class HostState:
@@ -89,6 +100,10 @@ class HostState:
         live: dict[str, RuntimeSample] = {}
         for r in s.runtimes:
             prev = self.runtimes.get(r.tag)
+            if r.error:  # not read this period: keep what we had, count nothing
+                if prev is not None:
+                    live[r.tag] = prev
+                continue
             live[r.tag] = _merge(prev, r) if prev else r
             self._count(r)
         self.runtimes = live
@@ -114,6 +129,7 @@ class HostState:
             while len(self.totals) > MAX_TAGS:
                 self.totals.popitem(last=False)
         self.totals.move_to_end(r.tag)
+        tot.executions_seen |= r.status is not None or r.errors is not None
         for k, v in (r.status or {}).items():
             tot.status[k] += v
         for k, v in (r.errors or {}).items():
@@ -152,13 +168,39 @@ class HostState:
             return self.hardware.core_version
         return "v3d" if self.lnc == 2 else "v2"
 
-    def core_owner(self) -> dict[int, str]:
-        """Logical core -> tag of the runtime using it."""
-        owner: dict[int, str] = {}
-        for tag, r in self.runtimes.items():
-            for core in set(r.cores or {}) | set(r.core_memory):
-                owner.setdefault(core, tag)
-        return owner
+    @property
+    def memory_size(self) -> float:
+        """HBM per device: the report's, else the chip's (trn1n captures may omit it)."""
+        if self.hardware and self.hardware.memory_size > 0:
+            return self.hardware.memory_size
+        spec = chip_spec(self.hardware)
+        return float(spec.hbm_bytes) if spec else 0.0
+
+    def used_cores(self, r: RuntimeSample) -> list[int]:
+        """Cores the runtime uses: it shows utilization, FLOP/s or memory there."""
+        used = {c for c, s in (r.cores or {}).items() if s.utilization > 0 or (s.flops or 0) > 0}
+        used |= {c for c, cats in r.core_memory.items() if any(v > 0 for v in cats.values())}
+        return sorted(used)
+
+    def core_load(self) -> dict[int, CoreSample]:
+        """Each logical core over all runtimes: utilization summed (at most 1), FLOP/s
+        summed, v3d physical utilization summed per physical core."""
+        out: dict[int, CoreSample] = {}
+        for r in self.runtimes.values():
+            for core, s in (r.cores or {}).items():
+                prev = out.get(core)
+                if prev is None:
+                    out[core] = s
+                    continue
+                phys = prev.physical or s.physical
+                if prev.physical and s.physical and len(prev.physical) == len(s.physical):
+                    phys = tuple(min(a + b, 1.0) for a, b in zip(prev.physical, s.physical,
+                                                                  strict=True))
+                flops = None if prev.flops is None and s.flops is None else (
+                    (prev.flops or 0.0) + (s.flops or 0.0))
+                out[core] = CoreSample(min(prev.utilization + s.utilization, 1.0), flops,
+                                       phys)
+        return out
 
     def core_memory(self) -> dict[int, dict[str, float]]:
         """Device memory per logical core by AWS category, over all runtimes."""
@@ -181,6 +223,6 @@ def _merge(prev: RuntimeSample, cur: RuntimeSample) -> RuntimeSample:
         cur.core_memory, cur.models = prev.core_memory, prev.models
     if cur.vcpu is None:
         cur.vcpu = prev.vcpu
-    if cur.status is None:
+    if cur.latency is None:  # `null` (nothing ran) or not reported: the last value stays
         cur.latency = prev.latency
     return cur

@@ -6,6 +6,13 @@ Real output has `null` groups, `error` strings, `neuron_runtime_data: []` on an 
 and trn1/inf2 `v2` cores. `parse_line` never raises: a line that is not a JSON object
 is a `Malformed` result with a reason; a field of the wrong type is skipped and noted in
 `Sample.warnings`. Percentages become ratios here, so nothing downstream divides by 100.
+
+Like AWS's exporter script, a metric group whose `error` is not empty is not used (its
+error is kept in `Sample.errors`), nor is a runtime whose own `error` is set. A runtime
+lists every NeuronCore of the host, with 0 for the cores it does not use; cores keep
+that per-runtime shape here. `effective_flops` (newer neuron-monitor, beside or instead
+of `flops`) is preferred when present. `total_latency: null` (nothing ran in the period)
+is no latency, never zero.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ MAX_LINE_BYTES = 64 << 20
 @dataclass(frozen=True, slots=True)
 class CoreSample:
     utilization: float  # ratio
-    flops: float | None
+    flops: float | None  # `effective_flops` if reported, else `flops`
     physical: tuple[float, ...] = ()  # v3d physical-core utilization ratios, in order
 
 
@@ -117,6 +124,7 @@ class _Reader:
             err = g.get("error")
             if isinstance(err, str) and err:
                 self.s.errors.append(f"{where}.{name}: {err}")
+                continue  # AWS's script skips a group that reports an error
             period = _num(g.get("period"))
             if period is not None and period > self.s.period:
                 self.s.period = period
@@ -151,7 +159,10 @@ def _cores(g: dict[str, Any]) -> dict[int, CoreSample]:
             p = _obj(v3d[pk])
             pu = _num(p.get("neuroncore_utilization")) if p else None
             phys.append(max(pu or 0.0, 0.0) / 100.0)
-        cores[index] = CoreSample(max(util, 0.0) / 100.0, _num(c.get("flops")), tuple(phys))
+        flops = _num(c.get("effective_flops"))
+        if flops is None:
+            flops = _num(c.get("flops"))
+        cores[index] = CoreSample(max(util, 0.0) / 100.0, flops, tuple(phys))
     return cores
 
 
@@ -180,7 +191,10 @@ def _execution(rd: _Reader, r: RuntimeSample, g: dict[str, Any], where: str) -> 
     total = _obj((lat or {}).get("total_latency"))
     if total is not None:
         vals = {p: v for p in LATENCY_PERCENTILES if (v := _num(total.get(p))) is not None}
-        r.latency = vals or None
+        if len(vals) == len(LATENCY_PERCENTILES):
+            r.latency = vals
+        elif vals:
+            rd.s.warnings.append(f"{where}.latency_stats.total_latency: percentiles missing")
 
 
 def _runtime(rd: _Reader, entry: object, i: int) -> RuntimeSample | None:
@@ -196,6 +210,7 @@ def _runtime(rd: _Reader, entry: object, i: int) -> RuntimeSample | None:
     if isinstance(e.get("error"), str) and e["error"]:
         r.error = e["error"]
         rd.s.errors.append(f"runtime {r.tag}: {r.error}")
+        return r  # its report is not used (AWS's script skips the runtime)
     groups = rd.group(_obj(e.get("report")) or {}, f"runtime {r.tag}")
     if "neuroncore_counters" in groups:
         r.cores = _cores(groups["neuroncore_counters"])

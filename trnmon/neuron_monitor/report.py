@@ -7,8 +7,12 @@ Counts are per period, as neuron-monitor reports them: the builder remembers the
 cumulative counters (whole events, floored) at each group's previous report and emits
 the difference; a group appears in a line only when its own period has elapsed, so a
 consumer that adds up every line (AWS's Prometheus script) never counts twice. One
-runtime is reported per job on the node, tagged with the job's name (the exporter's
+runtime is reported per job on the node, with the pid and tag of the job's runtime
+process (`NodeDetail.processes`; the tag is the job's name, the exporter's
 `runtime_tag`); a runtime first seen mid-stream is reported from the next period on.
+As on a real host, every runtime lists every NeuronCore of the node (0 for the cores it
+does not use) in `neuroncores_in_use` and `neuroncore_memory_usage`, and each core
+carries `effective_flops` beside `flops`. UltraServer members report `ultraserver_id`.
 
 Figures neuron-monitor has and the engine does not (per-CPU usage, the host-memory
 breakdown, device latency, context switches) are derived from the node's own ratios.
@@ -18,41 +22,31 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import weakref
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Any
 
 from trnmon.api.models import DeviceDetail, JobModel, NodeDetail
+from trnmon.api.views import node_detail
 from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME
 from trnmon.neuron_monitor.config import MonitorConfig
+from trnmon.neuron_monitor.identity import Identity, topology_identity
 from trnmon.neuron_monitor.schema import (
     HOST_MEMORY,
     HOST_MEMORY_SHARE,
     SUBGRAPH_DEVICE,
     VCPU_FIELDS,
 )
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, LATENCY_PERCENTILES
+from trnmon.snapshot import FleetSnapshot
 
 Json = dict[str, Any]
 DEVICE_LATENCY_SHARE = 0.92  # device time as a share of total execution latency (emulated)
 SYSTEM_SPLIT = {"system": 0.7, "io_wait": 0.1, "irq": 0.05, "soft_irq": 0.15}
 CONTEXT_SWITCHES_PER_BUSY_CPU_S = 4000.0
 _EPS = 1e-6
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """instance_info fields the NodeDetail does not carry."""
-
-    instance_name: str
-    subnet_id: str
-    ami_id: str = ""
-
-    @staticmethod
-    def ami_for(region: str) -> str:
-        return "ami-" + hashlib.blake2b(f"trnmon/{region}".encode(), digest_size=9
-                                         ).hexdigest()[:17]
 
 
 def hardware_info(detail: NodeDetail) -> Json:
@@ -66,21 +60,27 @@ def hardware_info(detail: NodeDetail) -> Json:
         "neuron_device_memory_size": chip.hbm_bytes,
         "neuroncore_per_device_count": detail.logical_cores_per_device,
     }
-    if chip.supports_lnc:
-        info["logical_neuroncore_config"] = detail.lnc
+    # Real trn1/inf2 hosts report 1 here too (LNC itself is Trn2-only).
+    info["logical_neuroncore_config"] = detail.lnc if chip.supports_lnc else 1
     info["error"] = ""
     return info
 
 
 def instance_info(detail: NodeDetail, ident: Identity) -> Json:
+    """`instance_info`; UltraServer members (trn2u) also carry `ultraserver_id`, as real
+    UltraServer hosts do."""
     loc = detail.location
-    return {"instance_name": ident.instance_name, "instance_id": detail.instance_id,
-            "instance_type": loc.instance_type,
-            "instance_availability_zone": loc.availability_zone,
-            "instance_availability_zone_id": loc.availability_zone_id,
-            "instance_region": loc.region,
-            "ami_id": ident.ami_id or Identity.ami_for(loc.region),
-            "subnet_id": ident.subnet_id, "error": ""}
+    info: Json = {"instance_name": ident.instance_name, "instance_id": detail.instance_id,
+                  "instance_type": loc.instance_type,
+                  "instance_availability_zone": loc.availability_zone,
+                  "instance_availability_zone_id": loc.availability_zone_id,
+                  "instance_region": loc.region,
+                  "ami_id": ident.ami_id or Identity.ami_for(loc.region),
+                  "subnet_id": ident.subnet_id}
+    if ident.ultraserver_id:
+        info["ultraserver_id"] = ident.ultraserver_id
+    info["error"] = ""
+    return info
 
 
 def _floor(values: dict[str, float], keys: tuple[str, ...]) -> list[float]:
@@ -148,6 +148,7 @@ class ReportBuilder:
         t = detail.t
         runtimes: list[Json] = []
         active = _runtime_devices(detail) if detail.up else []
+        procs = {p.job_id: p for p in detail.processes}
         for job, devs in active:
             rule = self.config.rule_for(job.name)
             if rule is None:
@@ -169,9 +170,11 @@ class ReportBuilder:
                     report[group] = self._runtime_group(group, elapsed, detail, job, devs,
                                                         len(active))
             if report:
-                runtimes.append({"pid": 10000 + job.job_id, "address": "",
-                                 "neuron_runtime_tag": job.name, "error": "",
-                                 "report": report})
+                proc = procs.get(job.job_id)
+                runtimes.append({"pid": proc.pid if proc else 10000 + job.job_id,
+                                 "address": "",
+                                 "neuron_runtime_tag": proc.runtime_tag if proc else job.name,
+                                 "error": "", "report": report})
         live = {f"rt/{job.job_id}/" for job, _ in active}
         for key in [k for k in self._last_t if k.startswith("rt/")
                     and k[:k.rindex("/") + 1] not in live]:
@@ -234,15 +237,22 @@ class ReportBuilder:
     def _runtime_group(self, group: str, elapsed: float, detail: NodeDetail, job: JobModel,
                        devs: list[DeviceDetail], n_runtimes: int) -> Json:
         if group == "neuroncore_counters":
+            # Like real neuron-monitor, every runtime lists every core of the node: the
+            # cores it does not use read 0.
+            mine = {d.device for d in devs}
             cores: Json = {}
-            for d in devs:
+            for d in detail.devices:
+                used = d.device in mine
                 for lc in d.logical_cores:
-                    entry: Json = {"neuroncore_utilization": lc.utilization * 100.0,
-                                   "flops": lc.flops}
+                    flops = lc.flops if used else 0.0
+                    entry: Json = {"neuroncore_utilization":
+                                   lc.utilization * 100.0 if used else 0.0,
+                                   "flops": flops, "effective_flops": flops}
                     if detail.core_version == "v3d":
                         entry["v3d"] = {
                             f"nc_v3.{lc.neuroncore * detail.lnc + k}": {
-                                "neuroncore_utilization": d.cores[p].utilization * 100.0}
+                                "neuroncore_utilization":
+                                    d.cores[p].utilization * 100.0 if used else 0.0}
                             for k, p in enumerate(lc.physical)}
                     cores[str(lc.neuroncore)] = entry
             return {"period": elapsed, "error": "", "neuroncores_in_use": cores}
@@ -262,6 +272,11 @@ def memory_used(detail: NodeDetail, job: JobModel, devs: list[DeviceDetail],
     subgraphs: Json = {}
     host_per_sub = host_total / max(sum(len(d.logical_cores) for d in devs), 1)
     device_total = 0
+    mine = {d.device for d in devs}
+    for d in detail.devices:  # every core of the node; other runtimes' cores read 0
+        if d.device not in mine:
+            for lc in d.logical_cores:
+                per_core[str(lc.neuroncore)] = dict.fromkeys(d.hbm_used_bytes, 0)
     for d in devs:
         share = 1.0 / max(len(d.logical_cores), 1)
         for lc in d.logical_cores:
@@ -283,7 +298,8 @@ def memory_used(detail: NodeDetail, job: JobModel, devs: list[DeviceDetail],
     return {"period": elapsed, "error": "", "neuron_runtime_used_bytes": {
         "host": int(host_total), "neuron_device": device_total,
         "usage_breakdown": {"host": _host_breakdown(host_total),
-                            "neuroncore_memory_usage": per_core}},
+                            "neuroncore_memory_usage": dict(sorted(
+                                per_core.items(), key=lambda kv: int(kv[0])))}},
         "loaded_models": [model]}
 
 
@@ -325,20 +341,12 @@ class NodeReporter:
     MAX_NODES = 4096  # builders kept; the least recently asked-for node is dropped first
 
     def __init__(self, config: MonitorConfig | None = None) -> None:
-        import threading
-        from collections import OrderedDict
-
         self.config = config or MonitorConfig.default()
         self._builders: OrderedDict[int, ReportBuilder] = OrderedDict()
         self._lock = threading.Lock()
 
-    def report(self, snap: object, node: int) -> Json:
-        """The node's report from a FleetSnapshot (typed loosely: no import cycle)."""
-        from trnmon.api.views import node_detail
-        from trnmon.neuron_monitor.emulated import topology_identity
-        from trnmon.snapshot import FleetSnapshot
-
-        assert isinstance(snap, FleetSnapshot)
+    def report(self, snap: FleetSnapshot, node: int) -> Json:
+        """The node's report from a FleetSnapshot."""
         detail = node_detail(snap, node)
         with self._lock:
             builder = self._builders.get(node)

@@ -23,6 +23,7 @@ from trnmon.api.models import (
     LogicalCoreDetail,
     NodeDetail,
     NodeRow,
+    ProcessModel,
 )
 from trnmon.neuron_monitor.host import NAN, HostState, chip_spec
 from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, HBM_CATEGORIES
@@ -36,7 +37,7 @@ def location(host: HostState) -> Location:
     return Location(region=i.get("instance_region", ""),
                     availability_zone=i.get("instance_availability_zone", ""),
                     availability_zone_id=i.get("instance_availability_zone_id", ""),
-                    datacenter="", row="", rack="", ultraserver="",
+                    datacenter="", row="", rack="", ultraserver=i.get("ultraserver_id", ""),
                     instance_type=i.get("instance_type", "") or "unknown")
 
 
@@ -44,21 +45,35 @@ def _split(values: dict[str, float], parts: int) -> dict[str, float]:
     return {k: v / max(parts, 1) for k, v in values.items()}
 
 
+def device_users(host: HostState) -> dict[int, list[str]]:
+    """Device -> tags of the runtimes using it, busiest first (its job is the first's)."""
+    per_dev = host.cores_per_device
+    load: dict[int, dict[str, float]] = {}
+    for tag, r in host.runtimes.items():
+        cores = r.cores or {}
+        for core in host.used_cores(r):
+            sample = cores.get(core)
+            by_tag = load.setdefault(core // per_dev, {})
+            by_tag[tag] = by_tag.get(tag, 0.0) + (sample.utilization if sample else 0.0)
+    return {dev: sorted(by_tag, key=lambda t: (-by_tag[t], t)) for dev, by_tag in load.items()}
+
+
 def node_detail(host: HostState) -> NodeDetail:
     spec = chip_spec(host.hardware)
     per_dev, lnc = host.cores_per_device, host.lnc
-    owner = host.core_owner()
+    load = host.core_load()
     memory = host.core_memory()
     job_of = {tag: host.totals[tag].job_id for tag in host.runtimes if tag in host.totals}
-    devs_of: dict[str, set[int]] = {}
-    for core, tag in owner.items():
-        devs_of.setdefault(tag, set()).add(core // per_dev)
+    users = device_users(host)
+    n_devs_of: dict[str, int] = {}
+    for tags in users.values():
+        for tag in tags:
+            n_devs_of[tag] = n_devs_of.get(tag, 0) + 1
     devices = []
     for dev in range(host.device_count):
         logical, physical = [], []
         for i, core in enumerate(range(dev * per_dev, (dev + 1) * per_dev)):
-            owned = owner.get(core)
-            sample = (host.runtimes[owned].cores or {}).get(core) if owned else None
+            sample = load.get(core)
             util = sample.utilization if sample else 0.0
             flops = (sample.flops or 0.0) if sample else 0.0
             phys = list(sample.physical) if sample and sample.physical else [util] * lnc
@@ -68,7 +83,7 @@ def node_detail(host: HostState) -> NodeDetail:
             physical += [CoreDetail(index=p, utilization=u, engines={},
                                     flops=flops / len(phys)) for p, u in zip(ids, phys,
                                                                              strict=True)]
-        tags = [t for t, ds in devs_of.items() if dev in ds]
+        tags = users.get(dev, [])
         hbm = dict.fromkeys(HBM_CATEGORIES, 0.0)
         for core in range(dev * per_dev, (dev + 1) * per_dev):
             for k, v in memory.get(core, {}).items():
@@ -79,11 +94,12 @@ def node_detail(host: HostState) -> NodeDetail:
         for tag in tags:
             tot = host.totals.get(tag)
             if tot is not None:
-                n = len(devs_of[tag])
+                n = n_devs_of[tag]
                 for k, v in _split(tot.status, n).items():
                     status[k] += v
                 for k, v in _split(tot.errors, n).items():
                     errors[k] += v
+        for tag in reversed(tags):  # the busiest runtime's latency wins
             latency = host.runtimes[tag].latency or latency
         ecc = host.ecc.get(dev, dict.fromkeys(ECC_EVENTS, 0.0))
         failed = ecc.get("mem_ecc_uncorrected", 0) + ecc.get("sram_ecc_uncorrected", 0) > 0
@@ -94,7 +110,7 @@ def node_detail(host: HostState) -> NodeDetail:
             health="failed" if failed else "healthy", throttled=False, clock_ratio=1.0,
             temperature_celsius=NAN, power_watts=NAN, energy_joules=NAN,
             utilization=sum(utils) / max(len(utils), 1), hbm_used_bytes=hbm,
-            hbm_total_bytes=host.hardware.memory_size if host.hardware else 0.0,
+            hbm_total_bytes=host.memory_size,
             hbm_bandwidth_utilization=NAN, cores=physical, logical_cores=logical,
             ecc=dict(ecc), execution_status=status, execution_errors=errors,
             latency_seconds=dict(latency), links=[],
@@ -103,7 +119,30 @@ def node_detail(host: HostState) -> NodeDetail:
         tick=host.reports, t=host.t, node=0, instance_id=host.instance_id,
         location=location(host), up=True, lnc=lnc, core_version=host.core_version,
         logical_cores_per_device=per_dev, host=_host(host), devices=devices,
-        jobs=jobs(host, devices))
+        jobs=jobs(host, devices), processes=processes(host))
+
+
+def processes(host: HostState) -> list[ProcessModel]:
+    """One process per running runtime: neuron-monitor gives its pid and tag (no command
+    line, no runtime version); what it holds comes from its own groups."""
+    per_dev = host.cores_per_device
+    out = []
+    for tag, r in host.runtimes.items():
+        used = host.used_cores(r)
+        cores = r.cores or {}
+        utils = [cores[c].utilization for c in used if c in cores]
+        device = r.device_bytes if r.device_bytes is not None else sum(
+            sum(cats.values()) for cats in r.core_memory.values())
+        tot = host.totals.get(tag)
+        user, system = r.vcpu or (0.0, 0.0)
+        out.append(ProcessModel(
+            pid=r.pid, runtime_tag=tag, command="", runtime_version="",
+            job_id=tot.job_id if tot else 0, neuroncores=used,
+            devices=sorted({c // per_dev for c in used}),
+            utilization=sum(utils) / len(used) if used else 0.0,
+            hbm_used_bytes=float(device), host_used_bytes=float(r.host_bytes or 0.0),
+            vcpu_user_ratio=user, vcpu_system_ratio=system))
+    return out
 
 
 def _host(host: HostState) -> HostDetail:
@@ -119,7 +158,8 @@ def _host(host: HostState) -> HostDetail:
 
 
 def jobs(host: HostState, devices: list[DeviceDetail]) -> list[JobModel]:
-    """One job per running runtime; MFU from its FLOP/s over the cores' BF16 peak."""
+    """One job per running runtime; MFU from its FLOP/s over the BF16 peak of the cores
+    it uses."""
     spec = chip_spec(host.hardware)
     peak = spec.core_bf16_flops * host.lnc if spec else 0.0
     out = []
@@ -128,6 +168,7 @@ def jobs(host: HostState, devices: list[DeviceDetail]) -> list[JobModel]:
         if tot is None:
             continue
         cores = r.cores or {}
+        used = host.used_cores(r)
         flops = sum(c.flops or 0.0 for c in cores.values())
         chips = len({d.device for d in devices if d.job_id == tot.job_id})
         p50 = (r.latency or {}).get("p50", 0.0)
@@ -135,7 +176,7 @@ def jobs(host: HostState, devices: list[DeviceDetail]) -> list[JobModel]:
             job_id=tot.job_id, name=tag, kind="runtime", model=",".join(r.models) or "-",
             state="running", instance_ids=[host.instance_id], nodes=[0], chips=chips,
             step_seconds=p50, tokens_per_second=0.0, tokens_total=0.0,
-            mfu=flops / (peak * len(cores)) if peak and cores else 0.0,
+            mfu=flops / (peak * len(used)) if peak and used else 0.0,
             steps=tot.status["completed"], progress=0.0, restarts=0,
             started_at=tot.first_t, submitted_at=tot.first_t))
     return out

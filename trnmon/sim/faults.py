@@ -16,6 +16,7 @@ import numpy.typing as npt
 from trnmon.config.model import FaultConfig
 from trnmon.sim.cells import Cell
 from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.simstate import FaultState
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -30,6 +31,8 @@ DAY = 86400.0
 
 
 class FaultKind(StrEnum):
+    """Every fault the emulator raises or injects, by its API name."""
+
     HBM_ECC_CORRECTED = "hbm_ecc_corrected"
     HBM_ECC_UNCORRECTED = "hbm_ecc_uncorrected"
     SRAM_ECC_CORRECTED = "sram_ecc_corrected"
@@ -64,6 +67,8 @@ DEGRADED_LINK_ERRORS_PER_S = 25.0
 
 @dataclass(eq=False)
 class Fault:
+    """One active fault: where it is, when it started and when (if ever) it clears."""
+
     fault_id: int
     kind: FaultKind
     chip: int  # -1 for node faults
@@ -75,6 +80,10 @@ class Fault:
 
 
 class FaultEngine:
+    """Draws random faults per cell, applies injected ones, repairs what is due, and
+    carries their effects to the device state and the scheduler. What it mutates lives
+    in `fault_state` (part of the engine's `SimState`)."""
+
     def __init__(self, topo: Topology, cfg: FaultConfig, state: FleetState,
                  scheduler: Scheduler, cells: list[Cell]) -> None:
         self.topo = topo
@@ -82,19 +91,56 @@ class FaultEngine:
         self.state = state
         self.sched = scheduler
         self.cells = cells
-        self.active: dict[int, Fault] = {}
-        self.next_ids = [c.first_id for c in cells]  # fault ids are per scheduling cell
         self.events: list[tuple[str, Fault]] = []  # ("raised"|"cleared", fault)
         # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1; each cell's
         # slice is that cell's CDF.
-        self.ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
+        ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
         for c in cells:
             w = c.rng.lognormal(mean=0.0, sigma=1.6, size=c.n_chips)
-            self.ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
-        self.ambient_offset = np.zeros(topo.n_chips, dtype=np.float32)
-        # Injected correctable-ECC storms, events/s per chip: (mem, sram) columns.
-        self.storm_rate = np.zeros((topo.n_chips, 2), dtype=np.float64)
-        self.links_changed = False
+            ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
+        # Everything the fault engine mutates lives in its part of the SimState; fault ids
+        # are per scheduling cell.
+        self.fault_state = FaultState(
+            active={}, next_ids=[c.first_id for c in cells], ecc_cdf=ecc_cdf,
+            ambient_offset=np.zeros(topo.n_chips, dtype=np.float32),
+            storm_rate=np.zeros((topo.n_chips, 2), dtype=np.float64))
+
+    # --- the mutable part, by the names the fault engine has always used -----------------
+    @property
+    def active(self) -> dict[int, Fault]:
+        return self.fault_state.active
+
+    @active.setter
+    def active(self, value: dict[int, Fault]) -> None:
+        self.fault_state.active = value
+
+    @property
+    def next_ids(self) -> list[int]:
+        return self.fault_state.next_ids
+
+    @next_ids.setter
+    def next_ids(self, value: list[int]) -> None:
+        self.fault_state.next_ids = value
+
+    @property
+    def ecc_cdf(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.ecc_cdf
+
+    @property
+    def ambient_offset(self) -> npt.NDArray[np.float32]:
+        return self.fault_state.ambient_offset
+
+    @property
+    def storm_rate(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.storm_rate
+
+    @property
+    def links_changed(self) -> bool:
+        return self.fault_state.links_changed
+
+    @links_changed.setter
+    def links_changed(self, value: bool) -> None:
+        self.fault_state.links_changed = value
 
     @property
     def next_id(self) -> int:
@@ -152,7 +198,7 @@ class FaultEngine:
     def raise_fault(self, kind: FaultKind, *, chip: int = -1, node: int = -1, port: int = -1,
                     now: float = 0.0, clears_at: float | None = None,
                     injected: bool = True) -> Fault:
-        topo, st = self.topo, self.state
+        topo, dev = self.topo, self.state
         if kind == FaultKind.NODE_LOSS and node < 0:
             node = int(topo.chip_node[chip])
         if chip < 0 and kind != FaultKind.NODE_LOSS:
@@ -172,29 +218,29 @@ class FaultEngine:
         if kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED):
             col = "mem_ecc_uncorrected" if kind == FaultKind.HBM_ECC_UNCORRECTED else (
                 "sram_ecc_uncorrected")
-            st.ecc[chip, ecc(col)] += 1
-            st.exec_errors[chip, EXECUTION_ERRORS.index("hardware")] += 1
-            st.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
-            st.health[chip] = Health.FAILED
+            dev.ecc[chip, ecc(col)] += 1
+            dev.exec_errors[chip, EXECUTION_ERRORS.index("hardware")] += 1
+            dev.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
+            dev.health[chip] = Health.FAILED
             self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             sram = kind == FaultKind.SRAM_ECC_CORRECTED
-            st.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
+            dev.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
             self.storm_rate[chip, int(sram)] += STORM_RATE_PER_S
         elif kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             new = LinkState.DOWN if kind == FaultKind.LINK_DOWN else LinkState.DEGRADED
             self._set_link(chip, port, new)
             if new == LinkState.DOWN:
-                st.link_errors[chip, port] += 1
+                dev.link_errors[chip, port] += 1
         elif kind == FaultKind.THERMAL_THROTTLE:
             self.ambient_offset[chip] += COOLING_FAILURE_C
         elif kind == FaultKind.CHIP_HANG:
-            st.health[chip] = Health.HUNG
+            dev.health[chip] = Health.HUNG
             self.sched.stall_jobs_of_chips(np.array([chip]))
         elif kind == FaultKind.NODE_LOSS:
-            st.node_up[node] = False
+            dev.node_up[node] = False
             chips = np.arange(topo.node_chip_start[node], topo.node_chip_start[node + 1])
-            st.health[chips] = Health.LOST
+            dev.health[chips] = Health.LOST
             self._crash_jobs(chips, f"node {topo.instance_id(node)} lost")
         self._refresh_node(node)
         return f
@@ -202,13 +248,13 @@ class FaultEngine:
     def clear(self, fault_id: int, now: float = 0.0) -> Fault:
         f = self.active.pop(fault_id)
         self.events.append(("cleared", f))
-        st = self.state
+        dev = self.state
         if f.kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
                       FaultKind.CHIP_HANG):
             if not self._other_fault(f.chip, (FaultKind.HBM_ECC_UNCORRECTED,
                                               FaultKind.SRAM_ECC_UNCORRECTED,
                                               FaultKind.CHIP_HANG)):
-                st.health[f.chip] = Health.HEALTHY
+                dev.health[f.chip] = Health.HEALTHY
         elif f.kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             col = int(f.kind == FaultKind.SRAM_ECC_CORRECTED)
             self.storm_rate[f.chip, col] = max(0.0, self.storm_rate[f.chip, col]
@@ -223,11 +269,11 @@ class FaultEngine:
             self.ambient_offset[f.chip] -= COOLING_FAILURE_C
         elif f.kind == FaultKind.NODE_LOSS and not any(
                 o.kind == FaultKind.NODE_LOSS and o.node == f.node for o in self.active.values()):
-                st.node_up[f.node] = True
+                dev.node_up[f.node] = True
                 chips = slice(self.topo.node_chip_start[f.node],
                               self.topo.node_chip_start[f.node + 1])
-                st.health[chips] = np.where(st.health[chips] == Health.LOST,
-                                            Health.HEALTHY, st.health[chips])
+                dev.health[chips] = np.where(dev.health[chips] == Health.LOST,
+                                            Health.HEALTHY, dev.health[chips])
         self._refresh_node(f.node)
         del now
         return f

@@ -9,7 +9,6 @@ written over numpy arrays of jobs and evaluated for all serving jobs at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Literal
 
 import numpy as np
@@ -17,29 +16,23 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from trnmon.hw.catalog import GIB, ChipSpec
+from trnmon.sim.rules import (
+    COMPUTE_EFFICIENCY,
+    DECODE_BUSY_BASE,
+    DECODE_BUSY_INTENSITY,
+    HBM_EFFICIENCY,
+    JobKind,
+)
 
 MIB = 1 << 20
 BF16 = 2
 TRAINING_FLOP_PER_BYTE = 180.0
 
 
-class JobKind(IntEnum):
-    PRETRAIN = 0
-    FINETUNE = 1
-    INFERENCE = 2
-    BATCH_INFERENCE = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @property
-    def training(self) -> bool:
-        return self in (JobKind.PRETRAIN, JobKind.FINETUNE)
-
-
 @dataclass(frozen=True, slots=True)
 class Model:
+    """A model's shape: parameters, layers, hidden size and KV heads (for the cost model)."""
+
     name: str
     params: float
     layers: int
@@ -94,6 +87,8 @@ class JobSpec(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TrainingCost:
+    """A training job's per-step costs on its placement, evaluated once per placement."""
+
     chips: int
     step_s: float  # at full clock and healthy links
     compute_s: float
@@ -225,20 +220,21 @@ def serving_step(rps: F64, w: F64, kv: F64, cap: F64, bw: F64, out_tok: F64, pre
 
     Concurrency C = rps * out_tokens * t_step with the memory-bound step
     t_step = (W + C*kv) / (BW*eta) gives C = rps*o*W / (BW*eta - rps*o*kv), capped by the KV
-    capacity; the step is then the slower of memory and compute (C tokens x 2P/chips FLOPs).
+    capacity (eta = rules.HBM_EFFICIENCY); the step is then the slower of memory and
+    compute (C tokens x 2P/chips FLOPs).
     Returns (concurrency, decode step seconds, busy fraction, served requests/s).
     """
-    eta = 0.7
-    mem_bw = np.maximum(bw * eta, 1.0)
+    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
     demand = rps * out_tok
     denom = np.maximum(mem_bw - demand * kv, 1e-9)
     conc = np.minimum(demand * w / denom, cap)
     t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * flops_tok / np.maximum(peak * 0.6, 1.0)
+    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
     t_step = np.maximum(t_mem, t_comp)
     served = np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
     # Time with at least one sequence in flight (Poisson), engines partly stalled on DMA
     # while decode is memory-bound; plus compute-bound prefill.
     intensity = np.divide(t_comp, t_step, out=np.zeros_like(t_step), where=t_step > 0)
-    busy = (1.0 - np.exp(-conc)) * (0.55 + 0.45 * intensity) + served * prefill
+    busy = ((1.0 - np.exp(-conc)) * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
+            + served * prefill)
     return conc, t_step, np.minimum(busy, 1.0), served

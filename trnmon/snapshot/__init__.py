@@ -1,5 +1,6 @@
 """Immutable snapshots of the fleet, with aggregation at every level."""
 
+from trnmon.snapshot.processes import RuntimeProcess
 from trnmon.snapshot.snapshot import FaultView, FleetSnapshot, JobView, QueuedJob
 
-__all__ = ["FaultView", "FleetSnapshot", "JobView", "QueuedJob"]
+__all__ = ["FaultView", "FleetSnapshot", "JobView", "QueuedJob", "RuntimeProcess"]

@@ -39,14 +39,17 @@ NODES_PER_RACK = {"trn2u.48xlarge": ULTRASERVER_NODES, "trn2.48xlarge": 2,
                   "trn1.32xlarge": 4, "inf2.48xlarge": 4}
 _TYPE_INDEX = {t.name: i for i, t in enumerate(INSTANCE_TYPES)}
 
-# neuron-ls shows device 0 at cc:00.0 and device 4 at 6f:00.0 (§8); the rest follow the
-# same two-socket pattern (placeholder bus numbers).
-_PCI_BUS = ("cc", "cd", "ce", "cf", "6f", "70", "71", "72",
-            "73", "74", "75", "76", "d0", "d1", "d2", "d3")
+# PCI buses of devices 0-15 in the order AWS's neuron-ls documentation prints them for a
+# Trn2 instance (tools/neuron-sys-tools/neuron-ls.rst); trn1/inf2 reuse the same list.
+PCI_BUSES = ("cc", "b5", "b6", "cb", "6f", "58", "59", "6e",
+             "9b", "84", "85", "9a", "f8", "e1", "e2", "f7")
 
 
 @dataclass(frozen=True, eq=False)
 class Topology:
+    """The fleet's fixed shape as arrays in topology order: AZs, datacenters, rows,
+    racks, UltraServers, nodes, chips and NeuronLink ports (a shard: a contiguous part)."""
+
     fleet_name: str
     region: str
     lnc: int
@@ -198,7 +201,7 @@ class Topology:
                 for p in self.port_peer[chip][ring]]
 
     def pci_bdf(self, local: int) -> str:
-        return f"0000:{_PCI_BUS[local % len(_PCI_BUS)]}:00.0"
+        return f"0000:{PCI_BUSES[local % len(PCI_BUSES)]}:00.0"
 
     def links(self) -> dict[str, npt.NDArray[np.generic]]:
         """Every directed NeuronLink: id, source chip, destination chip, kind, bandwidth."""

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 from trnmon.api.models import NodeDetail
 from trnmon.tui.messages import Focus, Frame
 from trnmon.tui.screens.base import DataScreen
+from trnmon.tui.screens.processes import ProcessesScreen
 from trnmon.tui.text import (
     bytes_text,
     celsius_text,
@@ -51,6 +52,7 @@ class NodeScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_flops", "% / TFLOPS"),
         Binding("enter", "open_device", "Device", show=False),
+        Binding("P", "open_processes", "Processes", show=False),
     ]
 
     def __init__(self, instance_id: str) -> None:
@@ -135,6 +137,9 @@ class NodeScreen(DataScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open_device()
+
+    def action_open_processes(self) -> None:
+        self.app.push_screen(ProcessesScreen(self.instance_id))
 
     def action_open_device(self) -> None:
         key = self.query_one("#device-table", KeyedTable).cursor_key

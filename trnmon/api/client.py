@@ -1,6 +1,9 @@
-"""A small HTTP client for the daemon's API, used by `trnmon inject`, `jobs` and `clock`.
+"""A small HTTP client for the daemon's API: `trnmon inject`, `jobs`, `clock` and
+`trnmon monitor --connect` use it.
 
-Plain urllib (no event loop for a one-shot command). Every failure becomes one line: the
+It lives in the API layer (beside the models it carries), so `trnmon.neuron_monitor`,
+`trnmon.sources` and the commands may all use it without importing the daemon. Plain
+urllib (no event loop for a one-shot command). Every failure becomes one line: the
 daemon's JSON error message, or why the daemon could not be reached.
 """
 
@@ -13,9 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from trnmon.config.daemon import DEFAULT_LISTEN
-from trnmon.daemon import token as tokens
-from trnmon.daemon.settings import default_state_dir
+from trnmon.config.daemon import DEFAULT_LISTEN, default_state_dir
 from trnmon.errors import TrnmonError
 
 TIMEOUT_S = 10.0
@@ -30,7 +31,20 @@ def default_token_file() -> Path:
     return Path(env) if env else default_state_dir(os.environ) / "token"
 
 
+def read_token(path: Path) -> str:
+    """The control token a client sends: the file must already exist (the daemon makes it)."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise TrnmonError(f"token file {path}: {exc.strerror or exc}") from None
+    if not token:
+        raise TrnmonError(f"token file {path}: empty")
+    return token
+
+
 class Client:
+    """Requests to one daemon; `auth=True` sends the control token."""
+
     def __init__(self, url: str, token_file: Path | None = None) -> None:
         self.url = url.rstrip("/")
         self.token_file = token_file
@@ -44,7 +58,7 @@ class Client:
             headers["Content-Type"] = "application/json"
         if auth:
             path_ = self.token_file or default_token_file()
-            headers["Authorization"] = f"Bearer {tokens.read(path_)}"
+            headers["Authorization"] = f"Bearer {read_token(path_)}"
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers=headers)
         try:
