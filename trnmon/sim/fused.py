@@ -271,8 +271,9 @@ def fused_jobs() -> JobsKernel | None:
                 out.exec_rate[i] = 0.0
                 out.latency[i] = 0.0
             pt = prog and is_train
-            out.intra_rate[i] = c.intra_per_step[i] * inv if pt else 0.0
-            out.ring_rate[i] = c.ring_per_step[i] * inv if pt else 0.0
+            pl = prog and (is_train or conc > 0)
+            out.intra_rate[i] = c.intra_per_step[i] * inv if pl else 0.0
+            out.ring_rate[i] = c.ring_per_step[i] * inv if pl else 0.0
             out.efa_rate[i] = c.efa_per_step[i] * inv if pt else (
                 served * EFA_BYTES_PER_REQUEST if prog else 0.0)
             if pt:

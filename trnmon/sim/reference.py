@@ -237,8 +237,9 @@ def _job_slot(jb: JobTable, i: int, dt: float, load: float, jitter: float) -> No
     else:
         jb.exec_rate[i] = jb.latency[i] = 0.0
     pt = prog and is_train
-    jb.intra_rate[i] = float(jb.intra_per_step[i]) * inv if pt else 0.0
-    jb.ring_rate[i] = float(jb.ring_per_step[i]) * inv if pt else 0.0
+    pl = prog and (is_train or conc > 0)
+    jb.intra_rate[i] = float(jb.intra_per_step[i]) * inv if pl else 0.0
+    jb.ring_rate[i] = float(jb.ring_per_step[i]) * inv if pl else 0.0
     if pt:
         jb.efa_rate[i] = float(jb.efa_per_step[i]) * inv
     else:
