@@ -174,7 +174,7 @@ def fused_kernel() -> ChipsKernel | None:
                 if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
                 rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
-                link_tx[c, p] += rate * wf * dt
+                link_tx[c, p] += rate * k.port_share[c, p] * wf * dt
 
     def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
         chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))
@@ -271,8 +271,9 @@ def fused_jobs() -> JobsKernel | None:
                 out.exec_rate[i] = 0.0
                 out.latency[i] = 0.0
             pt = prog and is_train
-            out.intra_rate[i] = c.intra_per_step[i] * inv if pt else 0.0
-            out.ring_rate[i] = c.ring_per_step[i] * inv if pt else 0.0
+            pl = prog and (is_train or conc > 0)
+            out.intra_rate[i] = c.intra_per_step[i] * inv if pl else 0.0
+            out.ring_rate[i] = c.ring_per_step[i] * inv if pl else 0.0
             out.efa_rate[i] = c.efa_per_step[i] * inv if pt else (
                 served * EFA_BYTES_PER_REQUEST if prog else 0.0)
             if pt:

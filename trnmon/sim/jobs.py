@@ -53,6 +53,7 @@ class JobRecord:
     restarts: int = 0
     ultraserver_ring: bool = False
     chips: int = 0
+    ttft_s: float = 0.0  # serving: time to first token at the deployment's static batch
 
 
 def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
@@ -182,14 +183,20 @@ class JobTable:
     def start_serving(self, slot: int, rec: JobRecord, sm: ServingModel,
                       hbm_fixed: tuple[float, float, float, float]) -> None:
         self._start(slot, rec)
+        rec.ttft_s = sm.ttft_s
         self.sv_w[slot], self.sv_kv[slot], self.sv_cap[slot] = (
             sm.weight_bytes, sm.kv_bytes_per_seq, sm.kv_capacity_seqs)
+        # Decode's TP all-reduces load the links every step, as training's collectives do.
+        self.intra_per_step[slot] = sm.intra_port_bytes_per_step
+        self.ring_per_step[slot] = sm.ring_port_bytes_per_step
         self.sv_bw[slot], self.sv_out[slot] = sm.hbm_bw, sm.output_tokens
         self.sv_prefill[slot], self.sv_peak_rps[slot] = sm.prefill_s_per_req, sm.peak_rps
         self.sv_flops_tok[slot] = sm.flops_per_token
         self.sv_flops_tok_chip[slot] = sm.flops_per_token_chip
         self.peak_flops[slot] = sm.peak_flops
-        self.hbm_static[slot] = (0.0, *hbm_fixed)
+        # Weights are constants, the KV cache (allocated at load) tensors: fixed for life.
+        self.hbm_static[slot] = sm.hbm
+        del hbm_fixed
         self.duration[slot] = rec.spec.duration_s
 
     def _start(self, slot: int, rec: JobRecord) -> None:
@@ -289,10 +296,9 @@ class JobTable:
         self.latency[:] = np.where(is_train, self.step_s / np.maximum(self.exec_per_step, 1),
                                    self.step_s)
         self.latency[~self.progressing] = 0.0
-        self.intra_rate[:] = np.where(self.progressing & is_train,
-                                      self.intra_per_step * inv_step, 0.0)
-        self.ring_rate[:] = np.where(self.progressing & is_train,
-                                     self.ring_per_step * inv_step, 0.0)
+        links = self.progressing & (is_train | (conc > 0))  # decode steps only with work
+        self.intra_rate[:] = np.where(links, self.intra_per_step * inv_step, 0.0)
+        self.ring_rate[:] = np.where(links, self.ring_per_step * inv_step, 0.0)
         self.efa_rate[:] = np.where(self.progressing & is_train, self.efa_per_step * inv_step,
                                     np.where(self.progressing, served * EFA_BYTES_PER_REQUEST, 0.0))
 
