@@ -112,7 +112,7 @@ def _where(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}"
 
 
-def validate(saved: ck.Checkpoint, topo: Topology) -> None:
+def validate(saved: ck.Checkpoint, config: FleetConfig, topo: Topology) -> None:
     """Raise CheckpointError unless `saved` is a plausible version-1 checkpoint of `topo`.
 
     Another version goes to the core's restore unchecked: it refuses formats it does not
@@ -124,6 +124,9 @@ def validate(saved: ck.Checkpoint, topo: Topology) -> None:
         m = MetaV1.model_validate(meta)
     except ValidationError as exc:
         raise _fail(_where(exc)) from None
+    if m.fleet != ck.fleet_fingerprint(config):  # before ranges: they depend on the fleet
+        raise ck.CheckpointError(f"checkpoint is of a different fleet "
+                                 f"({str(m.fleet.get('name'))[:64]!r})")
     if m.shard is not None and not 1 <= m.shard[0] <= m.shard[1]:
         raise _fail(f"shard {list(m.shard)} is not I/N with 1 <= I <= N")
     n_nodes, n_chips = topo.n_nodes, topo.n_chips
@@ -167,7 +170,7 @@ def restore_checked(saved: ck.Checkpoint, config: FleetConfig,
     """The engine in the checkpoint's state, or CheckpointError: validated, restored, one
     trial tick survived (on a throw-away restore, so the trajectory is untouched)."""
     topo = topology if topology is not None else build_topology(config)
-    validate(saved, topo)
+    validate(saved, config, topo)
     for trial in (True, False):
         try:
             engine = ck.restore(saved, config, topology)
