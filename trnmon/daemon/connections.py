@@ -5,7 +5,7 @@ its keep-alive timeout counted from the connect (our `idle_timeout_s`), and refu
 over-long lines and too many headers. What it does not bound is how many connections are
 open and how long a client may take to read a response. This module adds both:
 
-- `ConnectionGuard.admit` wraps the protocol factory: at `limit` open connections a new
+- `ConnectionGuard.factory` makes each connection's protocol: at `limit` open connections a new
   one closes the connection that has been idle longest, or is answered 503 and closed when
   every connection is inside a request. The limit is kept below RLIMIT_NOFILE, so the
   daemon never runs out of descriptors (no EMFILE from accept, /healthz keeps answering).
@@ -32,8 +32,11 @@ from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("trnmon.daemon")
 
-BACKLOG = 128  # accept() may take this many sockets in one go before we see them
+BACKLOG = 64  # listen backlog, and how many sockets asyncio accepts in one loop pass
 FD_RESERVE = 64  # listening socket, epoll, notify socket, lock, checkpoint file, stdio
+# At the cap, one loop pass can hold BACKLOG new sockets plus BACKLOG evicted ones whose
+# descriptors close on the next pass: both stay free below the soft limit.
+HEADROOM = 2 * BACKLOG + FD_RESERVE
 _BUSY_BODY = b'{"error": "too many connections, retry later"}'
 BUSY_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
@@ -47,7 +50,7 @@ def connection_budget(wanted: int) -> tuple[int, int]:
     descriptor limit leaves after the accept backlog and the daemon's own files. The soft
     limit is first raised towards the hard one as far as `wanted` needs."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = wanted + BACKLOG + FD_RESERVE
+    need = wanted + HEADROOM
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         try:
@@ -57,7 +60,7 @@ def connection_budget(wanted: int) -> tuple[int, int]:
             pass
     if soft == resource.RLIM_INFINITY:
         return wanted, soft
-    return max(1, min(wanted, soft - BACKLOG - FD_RESERVE)), soft
+    return max(1, min(wanted, soft - HEADROOM)), soft
 
 
 class _Refused(asyncio.Protocol):
@@ -69,12 +72,29 @@ class _Refused(asyncio.Protocol):
         transport.close()
 
 
+class GuardedHandler(RequestHandler):
+    """aiohttp's connection protocol, reporting its open and close to a `ConnectionGuard`."""
+
+    __slots__ = ("_guard",)
+
+    def __init__(self, guard: ConnectionGuard, manager: web.Server, *,
+                 loop: asyncio.AbstractEventLoop, **options: Any) -> None:
+        super().__init__(manager, loop=loop, **options)
+        self._guard = guard
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._guard.closed(self)
+        super().connection_lost(exc)
+
+
 class ConnectionGuard:
     """Counts open connections, knows which are inside a request, evicts idle ones."""
 
     def __init__(self, limit: int = 1000) -> None:
         self.limit = limit
-        self._open: OrderedDict[RequestHandler, float] = OrderedDict()  # least recent first
+        # Admitted and not yet lost, least recently used first (a new connection's
+        # transport arrives one loop pass after it is admitted).
+        self._open: OrderedDict[RequestHandler, None] = OrderedDict()
         self._busy: dict[RequestHandler, int] = {}
         self.evicted = 0
         self.refused = 0
@@ -82,31 +102,35 @@ class ConnectionGuard:
 
     @property
     def open_connections(self) -> int:
-        self._purge()
         return len(self._open)
 
-    def _purge(self) -> None:
-        for h in [h for h in self._open if h.transport is None and h not in self._busy]:
-            del self._open[h]
+    def factory(self, server: web.Server, loop: asyncio.AbstractEventLoop,
+                options: dict[str, Any]) -> Callable[[], asyncio.Protocol]:
+        """The protocol factory for `loop.create_server`: admits within the cap."""
 
-    def factory(self, make: Callable[[], RequestHandler]) -> Callable[[], asyncio.Protocol]:
         def admit() -> asyncio.Protocol:
-            if len(self._open) >= self.limit:
-                self._purge()
-            if len(self._open) >= self.limit:
-                idle = next((h for h in self._open if h not in self._busy), None)
-                if idle is None:
-                    self.refused += 1
-                    return _Refused()
-                del self._open[idle]
-                idle.force_close()
-                self.evicted += 1
-            handler = make()
-            self._open[handler] = time.monotonic()
+            if len(self._open) >= self.limit and not self._evict_one():
+                self.refused += 1
+                return _Refused()
+            handler = GuardedHandler(self, server, loop=loop, **options)
+            self._open[handler] = None
             self.accepted += 1
             return handler
 
         return admit
+
+    def _evict_one(self) -> bool:
+        for h in self._open:
+            if h.transport is not None and h not in self._busy:
+                del self._open[h]
+                h.force_close()  # its descriptor closes on the next loop pass
+                self.evicted += 1
+                return True
+        return False
+
+    def closed(self, handler: RequestHandler) -> None:
+        self._open.pop(handler, None)
+        self._busy.pop(handler, None)
 
     def enter(self, handler: Any) -> None:
         if isinstance(handler, RequestHandler):
@@ -120,16 +144,17 @@ class ConnectionGuard:
             self._busy[handler] = n
         if handler in self._open:
             self._open.move_to_end(handler)  # just used: evicted last
-            self._open[handler] = time.monotonic()
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site whose connections pass through a `ConnectionGuard`."""
+    """A TCP site whose connections pass through a `ConnectionGuard`; `options` are the
+    per-connection limits (`RequestHandler` keyword arguments, see app.server_options)."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 guard: ConnectionGuard) -> None:
+                 guard: ConnectionGuard, options: dict[str, Any]) -> None:
         super().__init__(runner, backlog=BACKLOG)
         self._host, self._port, self._guard = host, port, guard
+        self._options = options
 
     @property
     def name(self) -> str:
@@ -142,8 +167,8 @@ class GuardedSite(web.BaseSite):
         assert server is not None
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._guard.factory(server), self._host, self._port, backlog=BACKLOG,
-            reuse_address=True)
+            self._guard.factory(server, loop, self._options), self._host, self._port,
+            backlog=BACKLOG, reuse_address=True)
 
 
 def write_deadline(guard: ConnectionGuard, timeout_s: Callable[[], float]) -> Middleware:
@@ -198,18 +223,33 @@ class OneLineClientErrors(logging.Filter):
             return False
         self._last = now
         text = repr(str(exc))[1:-1][:200]  # client bytes: escaped, bounded
-        record.msg = "%s: %s: %s"
         record.args = (record.getMessage(), type(exc).__name__, text)
+        record.msg = "%s: %s: %s"
         record.exc_info = None
         record.exc_text = None
         record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
 
-def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """asyncio's handler, but OS-level errors (EMFILE on accept, say) are one line."""
-    exc = context.get("exception")
-    if isinstance(exc, OSError):
-        log.warning("%s: %s", context.get("message", "event loop"), exc)
-        return
-    loop.default_exception_handler(context)
+class LoopErrors:
+    """asyncio's exception handler, but OS-level errors (EMFILE on accept, say) are one
+    line at most every `every_s` seconds; anything else goes to asyncio's default."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.suppressed = 0
+        self._last = -every_s
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not isinstance(exc, OSError):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            self.suppressed += 1
+            return
+        self._last = now
+        log.warning("%s: %s (%d similar suppressed)", context.get("message", "event loop"),
+                    exc, self.suppressed)
+        self.suppressed = 0

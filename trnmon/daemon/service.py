@@ -30,9 +30,9 @@ from trnmon.daemon.checkpoint_schema import restore_checked
 from trnmon.daemon.connections import (
     ConnectionGuard,
     GuardedSite,
+    LoopErrors,
     OneLineClientErrors,
     connection_budget,
-    loop_exception_handler,
 )
 from trnmon.daemon.notify import Notifier
 from trnmon.daemon.runner import EngineRunner
@@ -125,7 +125,7 @@ class Daemon:
     async def _serve(self, token: str) -> int:
         s = self.settings
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(loop_exception_handler)
+        loop.set_exception_handler(LoopErrors())
         client_errors = OneLineClientErrors()
         logging.getLogger("aiohttp.server").addFilter(client_errors)
         engine, history = restore_or_build(self.config, s, self.topology)
@@ -146,7 +146,8 @@ class Daemon:
                                    access_log=None, handle_signals=False, **server_options(s))
         await web_runner.setup()
         try:
-            site = GuardedSite(web_runner, s.host, s.port, state.guard)
+            site = GuardedSite(web_runner, s.host, s.port, state.guard,
+                               {**server_options(s), "access_log": None})
             await site.start()
         except OSError as exc:
             await web_runner.cleanup()
