@@ -13,6 +13,7 @@ import re
 import socket
 import struct
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -148,7 +149,7 @@ def test_idle_connections_beyond_the_descriptor_limit(daemon_factory: Any, soft:
     """1,100 idle sockets against a daemon limited to 1,024 descriptors: /healthz answers."""
     d = daemon_factory(prefix=("prlimit", f"--nofile={soft}:{soft}"))
     cap = gauge(d, "trnmon_http_connections_max")
-    assert cap <= soft - 128  # headroom for the accept backlog and own files
+    assert cap == soft - 192  # headroom for the accept backlog and the daemon's own files
     socks = []
     try:
         for _ in range(1100):
@@ -165,6 +166,15 @@ def test_idle_connections_beyond_the_descriptor_limit(daemon_factory: Any, soft:
             s.close()
     assert "Too many open files" not in d.log
     no_tracebacks(d)
+
+
+def test_soft_descriptor_limit_is_raised_for_the_cap(daemon_factory: Any) -> None:
+    d = daemon_factory(prefix=("prlimit", "--nofile=512:4096"))
+    assert d.proc is not None
+    assert gauge(d, "trnmon_http_connections_max") == 1000  # the default, not 512 - 192
+    limits = Path(f"/proc/{d.proc.pid}/limits").read_text()
+    soft = re.search(r"^Max open files\s+(\d+)\s+(\d+)", limits, re.M)
+    assert soft and int(soft.group(1)) >= 1000 + 192 and int(soft.group(2)) == 4096
 
 
 def test_distinct_host_flood_on_sd_keeps_memory_flat(daemon_factory: Any) -> None:

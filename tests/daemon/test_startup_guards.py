@@ -168,3 +168,10 @@ def test_failed_final_checkpoint_is_not_reported_as_saved(daemon_factory: Any) -
     log = d.log
     assert "final checkpoint was NOT written" in log
     assert "; checkpoint " not in log and "Traceback" not in log
+
+
+def test_label_text_is_built_before_ready(daemon_factory: Any) -> None:
+    d = daemon_factory()
+    log = d.log  # complete up to READY=1: the daemon's stderr is unbuffered
+    assert "label text for 6 nodes built" in log
+    assert log.index("label text for") < log.index("serving tiny")
