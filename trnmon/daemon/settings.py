@@ -19,6 +19,8 @@ from trnmon.sim.cells import parse_shard
 
 @dataclass(frozen=True)
 class Settings:
+    """What one daemon run uses: addresses and paths resolved, limits from `[daemon]`."""
+
     host: str
     port: int
     state_dir: Path
@@ -27,15 +29,15 @@ class Settings:
     checkpoint_interval_s: float
     history_ticks: int
     max_body_bytes: int
+    idle_timeout_s: float
+    body_timeout_s: float
+    write_timeout_s: float
+    max_connections: int
+    max_header_count: int
+    max_field_bytes: int
+    max_active_faults: int
+    max_faults_per_target: int
     shard: tuple[int, int] | None = None  # --shard I/N: (I, N), I from 1
-    idle_timeout_s: float = 15.0
-    body_timeout_s: float = 10.0
-    write_timeout_s: float = 30.0
-    max_connections: int = 1000
-    max_header_count: int = 100
-    max_field_bytes: int = 8190
-    max_active_faults: int = 256
-    max_faults_per_target: int = 4
 
     @property
     def checkpoint_path(self) -> Path:
