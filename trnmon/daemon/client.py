@@ -42,6 +42,8 @@ class Answer(BaseModel):
 
 
 class FaultAnswer(Answer):
+    """A fault as `inject` prints it."""
+
     fault_id: int
     kind: str
     instance_id: str
@@ -50,14 +52,20 @@ class FaultAnswer(Answer):
 
 
 class FaultList(Answer):
+    """GET /api/v1/faults."""
+
     faults: list[FaultAnswer]
 
 
 class JobAnswer(Answer):
+    """A submitted or cancelled job."""
+
     job_id: int
 
 
 class JobRow(Answer):
+    """A running job as `jobs` lists it."""
+
     job_id: int
     state: str
     kind: str
@@ -67,6 +75,8 @@ class JobRow(Answer):
 
 
 class QueuedRow(Answer):
+    """A queued job as `jobs` lists it."""
+
     job_id: int
     kind: str
     model: str
@@ -74,11 +84,15 @@ class QueuedRow(Answer):
 
 
 class JobList(Answer):
+    """GET /api/v1/jobs."""
+
     jobs: list[JobRow]
     queued: list[QueuedRow]
 
 
 class ClockAnswer(Answer):
+    """The clock state every `clock` action answers with."""
+
     tick: int
     speed: float
     paused: bool
