@@ -17,17 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from trnmon.sim import formulas
 from trnmon.sim.rules import (
-    ACTIVITY_BUSY,
-    ACTIVITY_HBM,
     CHECKPOINT_HBM_BW,
-    COMM_BUSY,
-    COMPUTE_EFFICIENCY,
-    DECODE_BUSY_BASE,
-    DECODE_BUSY_INTENSITY,
     DEGRADED,
     EFA_BYTES_PER_REQUEST,
-    HBM_EFFICIENCY,
     HEALTHY,
     HUNG,
     HUNG_ACTIVITY,
@@ -45,12 +39,8 @@ from trnmon.sim.rules import (
     PHASE_BUSY,
     PORT_INTRA,
     PORT_NONE,
-    SERVE_HBM_BW_MAX,
-    SERVE_HBM_BW_PER_BUSY,
-    SERVE_LINK_EXPONENT,
     SERVE_MIN_BUSY,
     THROTTLE_CLOCK,
-    THROTTLE_HYSTERESIS_C,
 )
 from trnmon.sim.state import EXEC_COMPLETED
 from trnmon.sim.structs import (
@@ -88,6 +78,11 @@ def fused_kernel() -> ChipsKernel | None:
         from numba import njit
     except ImportError:
         return None
+    # The shared formulas, compiled with the kernel's own flags so inlining them changes
+    # no instruction of the loop.
+    (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step, throttling,
+     counter_step) = (njit(cache=True, nogil=True, error_model="numpy", fastmath=True)(f)
+                      for f in formulas.CHIP_FORMULAS)
 
     # numba types a NamedTuple argument in Python on every call (~2 us each) but a plain
     # tuple in C: the compiled entry takes plain tuples and rebuilds the named ones inside,
@@ -101,7 +96,7 @@ def fused_kernel() -> ChipsKernel | None:
         table, hbm_table, mix_t, kind = rates.table, rates.hbm_table, rates.mix_t, rates.kind
         health, clock, throttled = dev.health, dev.clock_scale, dev.throttled
         core_util, core_engine, core_flops = dev.core_util, dev.core_engine, dev.core_flops
-        hbm_used, hbm_bw_util, power_w = dev.hbm_used, dev.hbm_bw_util, dev.power_w
+        hbm_used, bw_util, power_w = dev.hbm_used, dev.hbm_bw_util, dev.power_w
         energy_j, temp_c, link_state = dev.energy_j, dev.temp_c, dev.link_state
         cores, hbm_cap, throttle_c = k.cores, k.hbm_cap, k.throttle_c
         link_tx = dev.link_tx_bytes
@@ -115,12 +110,12 @@ def fused_kernel() -> ChipsKernel | None:
             up = h != LOST
             wf = 1.0 if working else 0.0
             clk = clock[c]
-            busy = min(table[s, RATE_BUSY] / clk, 1.0) * wf
+            busy = chip_busy(table[s, RATE_BUSY], clk, wf)
             if hung:
                 busy = 1.0
             dev.chip_busy[c] = busy
             kd = kind[s]
-            per_util = table[s, RATE_FLOPS] * wf / (busy * cores[c]) if busy > 0 else 0.0
+            per_util = flops_per_util(table[s, RATE_FLOPS], wf, busy, cores[c]) if busy > 0 else 0.0
             m0, m1, m2, m3 = mix_t[0, kd], mix_t[1, kd], mix_t[2, kd], mix_t[3, kd]
             util_row = core_util[c]
             flops_row = core_flops[c]
@@ -145,28 +140,23 @@ def fused_kernel() -> ChipsKernel | None:
                 total += v
             if total > hbm_cap[c]:
                 hbm_used[c, 0] = max(hbm_used[c, 0] - (total - hbm_cap[c]), 0.0)
-            bw = table[s, RATE_HBM_BW] * wf * clk
-            hbm_bw_util[c] = bw
+            bw = hbm_bw_util(table[s, RATE_HBM_BW], wf, clk)
+            bw_util[c] = bw
             # power and energy
-            activity = HUNG_ACTIVITY if hung else (ACTIVITY_BUSY * busy
-                                                   + ACTIVITY_HBM * hbm_bw_util[c])
-            pw = (k.idle_w[c] + k.span_w[c] * activity * clk * clk) if up else 0.0
+            act = HUNG_ACTIVITY if hung else activity(busy, bw_util[c])
+            pw = (k.idle_w[c] + k.span_w[c] * act * clk * clk) if up else 0.0
             power_w[c] = pw
             energy_j[c] += power_w[c] * dt
             # thermal
-            t = temp_c[c]
-            t += (ambient[c] + k.r_th[c] * power_w[c] - t) * k.alpha[c]
-            temp_c[c] = t
-            t = temp_c[c]
-            th = (t > throttle_c[c]) or (throttled[c]
-                                        and t > throttle_c[c] - THROTTLE_HYSTERESIS_C)
-            th = th and up
+            temp_c[c] = temp_step(temp_c[c], steady_temp(ambient[c], k.r_th[c], power_w[c]),
+                                  k.alpha[c])
+            th = throttling(temp_c[c], throttled[c], throttle_c[c]) and up
             throttled[c] = th
             clock[c] = THROTTLE_CLOCK if th else 1.0
             if h <= DEGRADED:
                 health[c] = DEGRADED if (th or k.link_bad[c]) else HEALTHY
             # executions
-            dev.exec_status[c, EXEC_COMPLETED] += table[s, RATE_EXEC] * wf * dt
+            dev.exec_status[c, EXEC_COMPLETED] += counter_step(table[s, RATE_EXEC], wf, dt)
             dev.latency_p50_s[c] = table[s, RATE_LATENCY] * wf
             # links: inside the node, or the UltraServer ring
             for p in range(n_ports):
@@ -174,7 +164,7 @@ def fused_kernel() -> ChipsKernel | None:
                 if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
                 rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
-                link_tx[c, p] += rate * wf * dt
+                link_tx[c, p] += counter_step(rate, wf, dt)
 
     def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
         chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))
@@ -191,6 +181,9 @@ def fused_jobs() -> JobsKernel | None:
         from numba import njit
     except ImportError:
         return None
+    (training_step, training_busy, serving_link_step, serving_hbm_bw, decode_roofline,
+     decode_served, decode_busy) = (njit(cache=True, nogil=True, error_model="numpy")(f)
+                                    for f in formulas.JOB_FORMULAS)
 
     @njit(cache=True, nogil=True, error_model="numpy")
     def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
@@ -215,27 +208,19 @@ def fused_jobs() -> JobsKernel | None:
             training = kind[i] == K_PRETRAIN or kind[i] == K_FINETUNE
             clk = clock[i]
             # training step
-            comp = c.compute_s[i] / clk
-            step = (comp + c.comm_s[i] / link_factor[i]) * (1.0 + bubble[i]) * jitter[i]
-            comp_frac = comp / step if step > 0 else 0.0
-            t_busy = min(1.0, comp_frac * (1.0 + bubble[i]) ** -1
-                         + COMM_BUSY * (1 - comp_frac))
+            step = training_step(c.compute_s[i], c.comm_s[i], clk, link_factor[i], bubble[i],
+                                 jitter[i])
+            comp_frac = c.compute_s[i] / clk / step if step > 0 else 0.0
+            t_busy = training_busy(comp_frac, bubble[i])
             # serving step (workloads.serving_step)
             rps = c.sv_peak_rps[i] * (load if kind[i] == K_INFERENCE else 1.0)
-            mem_bw = max(c.sv_bw[i] * clk * HBM_EFFICIENCY, 1.0)
-            demand = rps * sv_out[i]
-            denom = max(mem_bw - demand * sv_kv[i], 1e-9)
-            conc = min(demand * c.sv_w[i] / denom, c.sv_cap[i])
-            t_mem = (c.sv_w[i] + conc * sv_kv[i]) / mem_bw
-            t_comp = conc * c.sv_flops_tok_chip[i] / max(peak_flops[i] * clk
-                                                         * COMPUTE_EFFICIENCY, 1.0)
-            t_step = max(t_mem, t_comp)
-            served = min(rps, conc / max(t_step * sv_out[i], 1e-12))
+            conc, _, t_comp, t_step = decode_roofline(
+                rps, c.sv_w[i], sv_kv[i], c.sv_cap[i], c.sv_bw[i] * clk, sv_out[i],
+                c.sv_flops_tok_chip[i], peak_flops[i] * clk)
+            served = decode_served(rps, conc, t_step, sv_out[i])
             intensity = t_comp / t_step if t_step > 0 else 0.0
-            s_busy = min((1.0 - np.exp(-conc))
-                         * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
-                         + served * c.sv_prefill[i], 1.0)
-            t_step = t_step * jitter[i] / link_factor[i] ** SERVE_LINK_EXPONENT
+            s_busy = decode_busy(conc, intensity, served, c.sv_prefill[i])
+            t_step = serving_link_step(t_step, jitter[i], link_factor[i])
 
             is_train = training and live
             is_serve = (not training) and live
@@ -257,8 +242,7 @@ def fused_jobs() -> JobsKernel | None:
             flops_out[i] = fl / max(c.chips[i], 1.0) if prog else 0.0
             out.mfu[i] = flops_out[i] / peak_flops[i] if peak_flops[i] > 0 else 0.0
             out.tokens_total[i] += out.tokens_per_s[i] * dt
-            bw = c.hbm_bw_train[i] if is_train else min(SERVE_HBM_BW_MAX,
-                                                        s_busy * SERVE_HBM_BW_PER_BUSY * clk)
+            bw = c.hbm_bw_train[i] if is_train else serving_hbm_bw(s_busy, clk)
             out.hbm_bw[i] = bw if prog else (LOADING_HBM_BW if loading else 0.0)
             if ckpt and live:
                 out.hbm_bw[i] = CHECKPOINT_HBM_BW

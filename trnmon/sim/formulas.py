@@ -1,0 +1,185 @@
+"""The per-tick formulas of the model, written once for arrays, scalars and numba.
+
+Each function is pure arithmetic over its arguments and the coefficients of
+`trnmon/sim/rules.py`: no branch on a value, no allocation beyond the expression, only
+operators and the ufuncs `np.minimum` / `np.maximum` / `np.exp`, which behave the same on
+numpy arrays, numpy scalars, Python floats and inside `numba.njit`. So
+
+- the numpy kernels (`DeviceKernel._chips` / `_nodes`, `JobTable.advance`) call them on
+  arrays,
+- the numba kernels (`trnmon/sim/fused.py`) compile these very functions with `njit` and
+  call them per chip and per job,
+- the reference model (`trnmon/sim/reference.py`) calls them on Python floats.
+
+Each path keeps its own dtypes (float32 state in the numpy chip tick, float64 scalars in
+numba) because the functions never cast: the operands decide, exactly as the inline
+expressions they replaced did, which is what keeps the golden digests bit-identical. The
+masks (working, hung, up, live, guards against a zero divisor) stay with the callers,
+where numpy uses `np.where` / boolean indexing and the loops use `if`; they select
+between formula results and never change one.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+
+from trnmon.sim.rules import (
+    ACTIVITY_BUSY,
+    ACTIVITY_HBM,
+    COMM_BUSY,
+    COMPUTE_EFFICIENCY,
+    DECODE_BUSY_BASE,
+    DECODE_BUSY_INTENSITY,
+    HBM_EFFICIENCY,
+    HOST_BASE_MEM,
+    HOST_SYSTEM_BASE,
+    HOST_SYSTEM_PER_RUNTIME,
+    HOST_USER_BASE,
+    HOST_USER_PER_RUNTIME,
+    RUNTIME_SYSTEM_SHARE,
+    RUNTIME_USER_SHARE,
+    SERVE_HBM_BW_MAX,
+    SERVE_HBM_BW_PER_BUSY,
+    SERVE_LINK_EXPONENT,
+    THROTTLE_HYSTERESIS_C,
+)
+
+# A float, a numpy scalar or an array: every formula maps it elementwise.
+X = TypeVar("X")
+
+# --- the chip tick ---------------------------------------------------------------------
+
+
+def chip_busy(job_busy_clock: X, clock: X, working: X) -> X:
+    """A working chip's busy share: the job's busy x clock over this chip's clock, at most
+    1 (a slowed chip is busy longer); `working` is 1.0 or 0.0. Hung chips are set to 1."""
+    return np.minimum(job_busy_clock / clock, 1.0) * working  # type: ignore[no-any-return, operator]
+
+
+def flops_per_util(job_flops: X, working: X, busy: X, cores: X) -> X:
+    """FLOP/s per unit of core utilization (callers guard busy > 0)."""
+    return job_flops * working / (busy * cores)  # type: ignore[no-any-return, operator]
+
+
+def hbm_bw_util(job_bw: X, working: X, clock: X) -> X:
+    """HBM bandwidth utilization: the job's share, scaled by this chip's clock."""
+    return job_bw * working * clock  # type: ignore[no-any-return, operator]
+
+
+def activity(busy: X, bw_util: X) -> X:
+    """Share of dynamic power in use (a hung chip's is `rules.HUNG_ACTIVITY`)."""
+    return ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util  # type: ignore[no-any-return, operator]
+
+
+def thermal_alpha(dt: X, tau: X) -> X:
+    """The RC model's step weight: exact for an input held constant over the tick."""
+    return 1.0 - np.exp(-dt / tau)  # type: ignore[no-any-return, operator]
+
+
+def steady_temp(ambient: X, r_th: X, power: X) -> X:
+    """Where the die temperature heads at this power: ambient + R_th x P."""
+    return ambient + r_th * power  # type: ignore[no-any-return, operator]
+
+
+def temp_step(temp: X, steady: X, alpha: X) -> X:
+    """One RC step of the die temperature towards `steady`."""
+    return temp + (steady - temp) * alpha  # type: ignore[no-any-return, operator]
+
+
+def throttling(temp: X, was_throttled: X, limit: X) -> X:
+    """Throttled above the limit; once throttled, until `THROTTLE_HYSTERESIS_C` below it."""
+    return (temp > limit) | (was_throttled & (temp > limit - THROTTLE_HYSTERESIS_C))  # type: ignore[no-any-return, operator]
+
+
+def counter_step(rate: X, working: X, dt: X) -> X:
+    """A counter's increment over the tick on a working chip."""
+    return rate * working * dt  # type: ignore[no-any-return, operator]
+
+
+# --- the host tick -----------------------------------------------------------------------
+
+
+def runtime_vcpu_user(share: X) -> X:
+    """The Neuron runtime's user-mode vCPU ratio from its vCPU share."""
+    return share * RUNTIME_USER_SHARE  # type: ignore[no-any-return, operator]
+
+
+def runtime_vcpu_system(share: X) -> X:
+    """The Neuron runtime's system-mode vCPU ratio from its vCPU share."""
+    return share * RUNTIME_SYSTEM_SHARE  # type: ignore[no-any-return, operator]
+
+
+def host_vcpu_user(share: X) -> X:
+    """The host-wide user vCPU ratio: a baseline plus the runtime's load."""
+    return HOST_USER_BASE + share * HOST_USER_PER_RUNTIME  # type: ignore[no-any-return, operator]
+
+
+def host_vcpu_system(share: X) -> X:
+    """The host-wide system vCPU ratio: a baseline plus the runtime's load."""
+    return HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME  # type: ignore[no-any-return, operator]
+
+
+def host_mem_used(job_mem: X) -> X:
+    """Host memory in use: the OS and agents plus the job's host processes."""
+    return HOST_BASE_MEM + job_mem  # type: ignore[no-any-return, operator]
+
+
+# --- the job tick ------------------------------------------------------------------------
+
+
+def training_step(compute_s: X, comm_s: X, clock: X, link: X, bubble: X, jitter: X) -> X:
+    """Seconds per training step: compute at the slowest chip's clock plus exposed
+    communication at the worst link, times the pipeline bubble and the tick's jitter."""
+    return (compute_s / clock + comm_s / link) * (1.0 + bubble) * jitter  # type: ignore[no-any-return, operator]
+
+
+def training_busy(comp_frac: X, bubble: X) -> X:
+    """Cores' busy share in a training step: compute outside the bubble, `COMM_BUSY`
+    while waiting on communication."""
+    return np.minimum(1.0, comp_frac * (1.0 + bubble) ** -1  # type: ignore[no-any-return, operator]
+                      + COMM_BUSY * (1 - comp_frac))
+
+
+def serving_link_step(t_step: X, jitter: X, link: X) -> X:
+    """A decode step slowed by jitter and (weakly) by the worst link."""
+    return t_step * jitter / link ** SERVE_LINK_EXPONENT  # type: ignore[no-any-return, operator]
+
+
+def serving_hbm_bw(s_busy: X, clock: X) -> X:
+    """HBM bandwidth utilization of a serving job: follows its busy share."""
+    return np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)  # type: ignore[no-any-return, operator]
+
+
+def decode_roofline(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, flops_tok: X,
+                    peak: X) -> tuple[X, X, X, X]:
+    """Decode under Little's law and the roofline (`workloads.serving_step`): the
+    concurrency, the memory and compute step times, and the step (their max)."""
+    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)  # type: ignore[operator]
+    demand = rps * out_tok  # type: ignore[operator]
+    denom = np.maximum(mem_bw - demand * kv, 1e-9)
+    conc = np.minimum(demand * w / denom, cap)
+    t_mem = (w + conc * kv) / mem_bw
+    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)  # type: ignore[operator]
+    return conc, t_mem, t_comp, np.maximum(t_mem, t_comp)  # type: ignore[return-value]
+
+
+def decode_served(rps: X, conc: X, t_step: X, out_tok: X) -> X:
+    """Requests per second served: at most the demand, at most C / (step x tokens)."""
+    return np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))  # type: ignore[no-any-return, operator]
+
+
+def decode_busy(conc: X, intensity: X, served: X, prefill: X) -> X:
+    """Busy share while serving: time with a sequence in flight (Poisson), engines partly
+    stalled on DMA while memory-bound, plus compute-bound prefill; at most 1."""
+    return np.minimum((1.0 - np.exp(-conc))  # type: ignore[no-any-return, operator]
+                      * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
+                      + served * prefill, 1.0)
+
+
+# What `trnmon/sim/fused.py` compiles with numba (the scalar loop bodies call these).
+CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step,
+                 throttling, counter_step)
+JOB_FORMULAS = (training_step, training_busy, serving_link_step, serving_hbm_bw,
+                decode_roofline, decode_served, decode_busy)
