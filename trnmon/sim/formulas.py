@@ -21,7 +21,7 @@ between formula results and never change one.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +46,9 @@ from trnmon.sim.rules import (
     THROTTLE_HYSTERESIS_C,
 )
 
-# A float, a numpy scalar or an array: every formula maps it elementwise.
-X = TypeVar("X")
+# A Python float, a numpy scalar or an array (or a numba scalar): every formula maps it
+# elementwise, and the operands' dtypes decide the result's.
+X = Any
 
 # --- the chip tick ---------------------------------------------------------------------
 
@@ -55,47 +56,47 @@ X = TypeVar("X")
 def chip_busy(job_busy_clock: X, clock: X, working: X) -> X:
     """A working chip's busy share: the job's busy x clock over this chip's clock, at most
     1 (a slowed chip is busy longer); `working` is 1.0 or 0.0. Hung chips are set to 1."""
-    return np.minimum(job_busy_clock / clock, 1.0) * working  # type: ignore[no-any-return, operator]
+    return np.minimum(job_busy_clock / clock, 1.0) * working
 
 
 def flops_per_util(job_flops: X, working: X, busy: X, cores: X) -> X:
     """FLOP/s per unit of core utilization (callers guard busy > 0)."""
-    return job_flops * working / (busy * cores)  # type: ignore[no-any-return, operator]
+    return job_flops * working / (busy * cores)
 
 
 def hbm_bw_util(job_bw: X, working: X, clock: X) -> X:
     """HBM bandwidth utilization: the job's share, scaled by this chip's clock."""
-    return job_bw * working * clock  # type: ignore[no-any-return, operator]
+    return job_bw * working * clock
 
 
 def activity(busy: X, bw_util: X) -> X:
     """Share of dynamic power in use (a hung chip's is `rules.HUNG_ACTIVITY`)."""
-    return ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util  # type: ignore[no-any-return, operator]
+    return ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util
 
 
 def thermal_alpha(dt: X, tau: X) -> X:
     """The RC model's step weight: exact for an input held constant over the tick."""
-    return 1.0 - np.exp(-dt / tau)  # type: ignore[no-any-return, operator]
+    return 1.0 - np.exp(-dt / tau)
 
 
 def steady_temp(ambient: X, r_th: X, power: X) -> X:
     """Where the die temperature heads at this power: ambient + R_th x P."""
-    return ambient + r_th * power  # type: ignore[no-any-return, operator]
+    return ambient + r_th * power
 
 
 def temp_step(temp: X, steady: X, alpha: X) -> X:
     """One RC step of the die temperature towards `steady`."""
-    return temp + (steady - temp) * alpha  # type: ignore[no-any-return, operator]
+    return temp + (steady - temp) * alpha
 
 
 def throttling(temp: X, was_throttled: X, limit: X) -> X:
     """Throttled above the limit; once throttled, until `THROTTLE_HYSTERESIS_C` below it."""
-    return (temp > limit) | (was_throttled & (temp > limit - THROTTLE_HYSTERESIS_C))  # type: ignore[no-any-return, operator]
+    return (temp > limit) | (was_throttled & (temp > limit - THROTTLE_HYSTERESIS_C))
 
 
 def counter_step(rate: X, working: X, dt: X) -> X:
     """A counter's increment over the tick on a working chip."""
-    return rate * working * dt  # type: ignore[no-any-return, operator]
+    return rate * working * dt
 
 
 # --- the host tick -----------------------------------------------------------------------
@@ -103,27 +104,27 @@ def counter_step(rate: X, working: X, dt: X) -> X:
 
 def runtime_vcpu_user(share: X) -> X:
     """The Neuron runtime's user-mode vCPU ratio from its vCPU share."""
-    return share * RUNTIME_USER_SHARE  # type: ignore[no-any-return, operator]
+    return share * RUNTIME_USER_SHARE
 
 
 def runtime_vcpu_system(share: X) -> X:
     """The Neuron runtime's system-mode vCPU ratio from its vCPU share."""
-    return share * RUNTIME_SYSTEM_SHARE  # type: ignore[no-any-return, operator]
+    return share * RUNTIME_SYSTEM_SHARE
 
 
 def host_vcpu_user(share: X) -> X:
     """The host-wide user vCPU ratio: a baseline plus the runtime's load."""
-    return HOST_USER_BASE + share * HOST_USER_PER_RUNTIME  # type: ignore[no-any-return, operator]
+    return HOST_USER_BASE + share * HOST_USER_PER_RUNTIME
 
 
 def host_vcpu_system(share: X) -> X:
     """The host-wide system vCPU ratio: a baseline plus the runtime's load."""
-    return HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME  # type: ignore[no-any-return, operator]
+    return HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME
 
 
 def host_mem_used(job_mem: X) -> X:
     """Host memory in use: the OS and agents plus the job's host processes."""
-    return HOST_BASE_MEM + job_mem  # type: ignore[no-any-return, operator]
+    return HOST_BASE_MEM + job_mem
 
 
 # --- the job tick ------------------------------------------------------------------------
@@ -132,48 +133,48 @@ def host_mem_used(job_mem: X) -> X:
 def training_step(compute_s: X, comm_s: X, clock: X, link: X, bubble: X, jitter: X) -> X:
     """Seconds per training step: compute at the slowest chip's clock plus exposed
     communication at the worst link, times the pipeline bubble and the tick's jitter."""
-    return (compute_s / clock + comm_s / link) * (1.0 + bubble) * jitter  # type: ignore[no-any-return, operator]
+    return (compute_s / clock + comm_s / link) * (1.0 + bubble) * jitter
 
 
 def training_busy(comp_frac: X, bubble: X) -> X:
     """Cores' busy share in a training step: compute outside the bubble, `COMM_BUSY`
     while waiting on communication."""
-    return np.minimum(1.0, comp_frac * (1.0 + bubble) ** -1  # type: ignore[no-any-return, operator]
+    return np.minimum(1.0, comp_frac * (1.0 + bubble) ** -1
                       + COMM_BUSY * (1 - comp_frac))
 
 
 def serving_link_step(t_step: X, jitter: X, link: X) -> X:
     """A decode step slowed by jitter and (weakly) by the worst link."""
-    return t_step * jitter / link ** SERVE_LINK_EXPONENT  # type: ignore[no-any-return, operator]
+    return t_step * jitter / link ** SERVE_LINK_EXPONENT
 
 
 def serving_hbm_bw(s_busy: X, clock: X) -> X:
     """HBM bandwidth utilization of a serving job: follows its busy share."""
-    return np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)  # type: ignore[no-any-return, operator]
+    return np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)
 
 
 def decode_roofline(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, flops_tok: X,
                     peak: X) -> tuple[X, X, X, X]:
     """Decode under Little's law and the roofline (`workloads.serving_step`): the
     concurrency, the memory and compute step times, and the step (their max)."""
-    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)  # type: ignore[operator]
-    demand = rps * out_tok  # type: ignore[operator]
+    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
+    demand = rps * out_tok
     denom = np.maximum(mem_bw - demand * kv, 1e-9)
     conc = np.minimum(demand * w / denom, cap)
     t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)  # type: ignore[operator]
-    return conc, t_mem, t_comp, np.maximum(t_mem, t_comp)  # type: ignore[return-value]
+    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
+    return conc, t_mem, t_comp, np.maximum(t_mem, t_comp)
 
 
 def decode_served(rps: X, conc: X, t_step: X, out_tok: X) -> X:
     """Requests per second served: at most the demand, at most C / (step x tokens)."""
-    return np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))  # type: ignore[no-any-return, operator]
+    return np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
 
 
 def decode_busy(conc: X, intensity: X, served: X, prefill: X) -> X:
     """Busy share while serving: time with a sequence in flight (Poisson), engines partly
     stalled on DMA while memory-bound, plus compute-bound prefill; at most 1."""
-    return np.minimum((1.0 - np.exp(-conc))  # type: ignore[no-any-return, operator]
+    return np.minimum((1.0 - np.exp(-conc))
                       * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
                       + served * prefill, 1.0)
 

@@ -115,7 +115,8 @@ def fused_kernel() -> ChipsKernel | None:
                 busy = 1.0
             dev.chip_busy[c] = busy
             kd = kind[s]
-            per_util = flops_per_util(table[s, RATE_FLOPS], wf, busy, cores[c]) if busy > 0 else 0.0
+            per_util = (flops_per_util(table[s, RATE_FLOPS], wf, busy, cores[c]) if busy > 0
+                        else 0.0)
             m0, m1, m2, m3 = mix_t[0, kd], mix_t[1, kd], mix_t[2, kd], mix_t[3, kd]
             util_row = core_util[c]
             flops_row = core_flops[c]
