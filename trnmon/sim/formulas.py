@@ -50,6 +50,8 @@ from trnmon.sim.rules import (
 # elementwise, and the operands' dtypes decide the result's.
 X = Any
 
+SMALLEST_SUBNORMAL = 5e-324  # the least positive float64
+
 # --- the chip tick ---------------------------------------------------------------------
 
 
@@ -153,34 +155,36 @@ def serving_hbm_bw(s_busy: X, clock: X) -> X:
     return np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)
 
 
-def decode_roofline(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, flops_tok: X,
-                    peak: X) -> tuple[X, X, X, X]:
-    """Decode under Little's law and the roofline (`workloads.serving_step`): the
-    concurrency, the memory and compute step times, and the step (their max)."""
+def decode_step(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, prefill: X, flops_tok: X,
+                peak: X) -> tuple[X, X, X, X]:
+    """Decode under Little's law and the roofline, per chip (`bw` and `peak` at the chip's
+    clock). Returns (concurrency, decode step seconds, busy share, served requests/s).
+
+    Concurrency C = rps * out_tokens * t_step with the memory-bound step
+    t_step = (W + C*kv) / (BW*eta) gives C = rps*o*W / (BW*eta - rps*o*kv), capped by the
+    KV capacity (eta = `HBM_EFFICIENCY`); the step is then the slower of memory and compute
+    (C tokens x 2P/chips FLOPs). Busy: time with a sequence in flight (Poisson), engines
+    partly stalled on DMA while memory-bound, plus compute-bound prefill; at most 1.
+    One flat function (no calls) so numba compiles it as it stands.
+    """
     mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
     demand = rps * out_tok
     denom = np.maximum(mem_bw - demand * kv, 1e-9)
     conc = np.minimum(demand * w / denom, cap)
     t_mem = (w + conc * kv) / mem_bw
     t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
-    return conc, t_mem, t_comp, np.maximum(t_mem, t_comp)
-
-
-def decode_served(rps: X, conc: X, t_step: X, out_tok: X) -> X:
-    """Requests per second served: at most the demand, at most C / (step x tokens)."""
-    return np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
-
-
-def decode_busy(conc: X, intensity: X, served: X, prefill: X) -> X:
-    """Busy share while serving: time with a sequence in flight (Poisson), engines partly
-    stalled on DMA while memory-bound, plus compute-bound prefill; at most 1."""
-    return np.minimum((1.0 - np.exp(-conc))
+    t_step = np.maximum(t_mem, t_comp)
+    served = np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
+    # t_step >= t_comp >= 0: over max(t_step, the least subnormal) this is exactly
+    # t_comp / t_step when t_step > 0 and 0 when both are 0, a guard without a branch.
+    intensity = t_comp / np.maximum(t_step, SMALLEST_SUBNORMAL)
+    busy = np.minimum((1.0 - np.exp(-conc))
                       * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
                       + served * prefill, 1.0)
+    return conc, t_step, busy, served
 
 
 # What `trnmon/sim/fused.py` compiles with numba (the scalar loop bodies call these).
 CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step,
                  throttling, counter_step)
-JOB_FORMULAS = (training_step, training_busy, serving_link_step, serving_hbm_bw,
-                decode_roofline, decode_served, decode_busy)
+JOB_FORMULAS = (training_step, training_busy, serving_link_step, serving_hbm_bw, decode_step)

@@ -182,9 +182,9 @@ def fused_jobs() -> JobsKernel | None:
         from numba import njit
     except ImportError:
         return None
-    (training_step, training_busy, serving_link_step, serving_hbm_bw, decode_roofline,
-     decode_served, decode_busy) = (njit(cache=True, nogil=True, error_model="numpy")(f)
-                                    for f in formulas.JOB_FORMULAS)
+    jit = njit(cache=True, nogil=True, error_model="numpy")
+    training_step, training_busy, serving_link_step, serving_hbm_bw, decode_step = (
+        jit(f) for f in formulas.JOB_FORMULAS)
 
     @njit(cache=True, nogil=True, error_model="numpy")
     def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
@@ -213,14 +213,11 @@ def fused_jobs() -> JobsKernel | None:
                                  jitter[i])
             comp_frac = c.compute_s[i] / clk / step if step > 0 else 0.0
             t_busy = training_busy(comp_frac, bubble[i])
-            # serving step (workloads.serving_step)
+            # serving step
             rps = c.sv_peak_rps[i] * (load if kind[i] == K_INFERENCE else 1.0)
-            conc, _, t_comp, t_step = decode_roofline(
+            conc, t_step, s_busy, served = decode_step(
                 rps, c.sv_w[i], sv_kv[i], c.sv_cap[i], c.sv_bw[i] * clk, sv_out[i],
-                c.sv_flops_tok_chip[i], peak_flops[i] * clk)
-            served = decode_served(rps, conc, t_step, sv_out[i])
-            intensity = t_comp / t_step if t_step > 0 else 0.0
-            s_busy = decode_busy(conc, intensity, served, c.sv_prefill[i])
+                c.sv_prefill[i], c.sv_flops_tok_chip[i], peak_flops[i] * clk)
             t_step = serving_link_step(t_step, jitter[i], link_factor[i])
 
             is_train = training and live

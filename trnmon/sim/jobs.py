@@ -29,7 +29,7 @@ from trnmon.sim.rules import (
     JobState,
 )
 from trnmon.sim.structs import JobCosts, JobInputs, JobProgress, gather
-from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost, serving_step
+from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost
 
 __all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
@@ -248,7 +248,7 @@ class JobTable:
 
         # Serving: request rate follows the day; batch inference runs flat out.
         rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
-        conc, t_step, s_busy, served = serving_step(
+        conc, t_step, s_busy, served = formulas.decode_step(
             rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw * self.clock, self.sv_out,
             self.sv_prefill, self.sv_flops_tok_chip, self.peak_flops * self.clock)
         t_step = formulas.serving_link_step(t_step, jitter, self.link_factor)
@@ -257,7 +257,7 @@ class JobTable:
         is_serve = ~training & live
         self.step_s[:] = np.where(is_train, step, np.where(is_serve, t_step, 0.0))
         inv_step = np.divide(1.0, self.step_s, out=np.zeros_like(step), where=self.step_s > 0)
-        busy = np.where(is_train, t_busy, s_busy)
+        busy: F64 = np.where(is_train, t_busy, s_busy)
         busy = np.where(is_serve, np.maximum(busy, SERVE_MIN_BUSY), busy)  # runtime keeps polling
         tokens_s = np.where(is_train, self.tokens_per_step * inv_step, served * self.sv_out)
         flops_job = np.where(is_train, self.flops_per_step * inv_step,
