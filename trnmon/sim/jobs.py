@@ -244,7 +244,7 @@ class JobTable:
                                       self.link_factor, self.bubble, jitter)
         comp_frac = np.divide(self.compute_s / self.clock, step, out=np.zeros_like(step),
                               where=step > 0)
-        t_busy = formulas.training_busy(comp_frac, self.bubble)
+        t_busy: F64 = formulas.training_busy(comp_frac, self.bubble)
 
         # Serving: request rate follows the day; batch inference runs flat out.
         rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
@@ -257,7 +257,7 @@ class JobTable:
         is_serve = ~training & live
         self.step_s[:] = np.where(is_train, step, np.where(is_serve, t_step, 0.0))
         inv_step = np.divide(1.0, self.step_s, out=np.zeros_like(step), where=self.step_s > 0)
-        busy: F64 = np.where(is_train, t_busy, s_busy)
+        busy = np.where(is_train, t_busy, s_busy)
         busy = np.where(is_serve, np.maximum(busy, SERVE_MIN_BUSY), busy)  # runtime keeps polling
         tokens_s = np.where(is_train, self.tokens_per_step * inv_step, served * self.sv_out)
         flops_job = np.where(is_train, self.flops_per_step * inv_step,
