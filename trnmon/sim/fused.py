@@ -3,8 +3,9 @@
 numpy needs ~40 passes over the chip arrays per tick; this loop reads and writes each
 chip's state once, which is what brings the tick near the memory-bandwidth floor. It is
 the same arithmetic as `DeviceKernel._chips` and `JobTable.advance`, with the rules of
-`trnmon/sim/rules.py`; the tests run both against the reference model
-(`trnmon/sim/reference.py`). The kernels take the typed bundles of `trnmon/sim/structs.py`.
+`trnmon/sim/rules.py`: the formulas are the functions of `trnmon/sim/formulas.py`,
+compiled here with the kernel's own numba flags and called in the loops; the tests run
+both against the reference model (`trnmon/sim/reference.py`). The kernels take the typed bundles of `trnmon/sim/structs.py`.
 Without numba the numpy path is used unchanged.
 """
 

@@ -4,7 +4,8 @@ One pass of array expressions, in phases: gather job rates to chips, cores and e
 HBM, power and energy, the RC thermal model and throttling, counters, host. No Python loop
 over devices; large (chips x cores x engines) products write into preallocated buffers.
 `trnmon/sim/reference.py` does the same per device in plain Python, and the tests check
-the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`.
+the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`, and the
+formulas are `trnmon/sim/formulas.py`'s, called here on arrays.
 """
 
 from __future__ import annotations

@@ -2,8 +2,29 @@
 
 The numpy kernels (`trnmon/sim/kernel.py`, `JobTable.advance` in `trnmon/sim/jobs.py`),
 the numba kernels (`trnmon/sim/fused.py`) and the executable specification
-(`trnmon/sim/reference.py`) all read their numbers from here, so a rule changes in one
-place and the reference tests check that the three paths still agree.
+(`trnmon/sim/reference.py`) all read their numbers from here, and their formulas from
+`trnmon/sim/formulas.py`, the rulebook's other half (it imports these coefficients, so it
+is a sibling, not imported here): pure functions that numpy calls on arrays, numba
+compiles with `njit` and the reference calls on floats. So a rule changes in one place
+and the reference tests check that the three paths still agree.
+
+Still written per path, because sharing them would change result bits or speed (the golden
+digests pin each path's bits; the masks and selects around the formulas are per path by
+design: `np.where` / boolean indexing in numpy, `if` in the loops):
+- power, idle + span x activity x clock²: numpy computes it in float32 as
+  `... * clock ** 2`, the numba loop in float64 as `... * clk * clk`; one expression would
+  round throttled chips differently on one of the two paths.
+- the HBM capacity clip (tensors give way): numpy sums a chip's five categories in float32
+  over masked rows, numba accumulates them in float64 in the loop.
+- the per-port NeuronLink bytes: numpy scales by `wf * float32(dt)` first and multiplies by
+  an up-mask, numba multiplies rate x wf x dt in float64 (`formulas.counter_step`, which
+  the reference shares); core utilization and engine shares are single products, written
+  with numba's explicit float32 casts in the core loop.
+- the job tick's phase logic (which of the training or serving results a slot takes, the
+  state timers, progress and checkpoints) is selection, not arithmetic: `np.where` chains
+  in `JobTable.advance`, `if`s in `fused.fused_jobs` and `reference._job_slot`.
+- `workloads.serving_step` is the old array-only copy of `formulas.decode_step`; the tick
+  no longer calls it (workloads.py belongs to another change in flight; delete it there).
 
 Coefficients are plain Python floats on purpose: numpy treats them as "weak" scalars (a
 float32 array times 0.65 stays float32) and numba freezes them as compile-time
