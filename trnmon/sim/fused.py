@@ -5,8 +5,8 @@ chip's state once, which is what brings the tick near the memory-bandwidth floor
 the same arithmetic as `DeviceKernel._chips` and `JobTable.advance`, with the rules of
 `trnmon/sim/rules.py`: the formulas are the functions of `trnmon/sim/formulas.py`,
 compiled here with the kernel's own numba flags and called in the loops; the tests run
-both against the reference model (`trnmon/sim/reference.py`). The kernels take the typed bundles of `trnmon/sim/structs.py`.
-Without numba the numpy path is used unchanged.
+both against the reference model (`trnmon/sim/reference.py`). The kernels take the typed
+bundles of `trnmon/sim/structs.py`. Without numba the numpy path is used unchanged.
 """
 
 from __future__ import annotations
