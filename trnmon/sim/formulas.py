@@ -76,6 +76,11 @@ def activity(busy: X, bw_util: X) -> X:
     return ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util
 
 
+def power(idle_w: X, span_w: X, activity: X, clock: X) -> X:
+    """Board power: idle plus the dynamic span x activity, cut by DVFS as clock²."""
+    return idle_w + span_w * activity * clock ** 2
+
+
 def thermal_alpha(dt: X, tau: X) -> X:
     """The RC model's step weight: exact for an input held constant over the tick."""
     return 1.0 - np.exp(-dt / tau)
@@ -185,6 +190,6 @@ def decode_step(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, prefill: X, flop
 
 
 # What `trnmon/sim/fused.py` compiles with numba (the scalar loop bodies call these).
-CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step,
+CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, power, steady_temp, temp_step,
                  throttling, counter_step)
 JOB_FORMULAS = (training_step, training_busy, serving_link_step, serving_hbm_bw, decode_step)

@@ -185,7 +185,7 @@ class DeviceKernel:
         activity = formulas.activity(busy, bw_util)
         activity[hung] = HUNG_ACTIVITY
         power = dev.power_w[s]
-        power[:] = (self.idle_w[s] + self.span_w[s] * activity * clock ** 2) * up
+        power[:] = formulas.power(self.idle_w[s], self.span_w[s], activity, clock) * up
         dev.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
 
         # --- RC thermal model, exact for a constant input over the tick ------------------

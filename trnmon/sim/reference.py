@@ -84,7 +84,7 @@ class ReferenceModel:
             bw_util = float(dev.hbm_bw_util[c])
             activity = rules.HUNG_ACTIVITY if hung else formulas.activity(busy, bw_util)
             span = spec.max_watts - spec.idle_watts
-            power = (spec.idle_watts + span * activity * clock * clock) if up else 0.0
+            power = formulas.power(spec.idle_watts, span, activity, clock) if up else 0.0
             dev.power_w[c] = power
             dev.energy_j[c] += float(dev.power_w[c]) * dt
 

@@ -11,9 +11,6 @@ and the reference tests check that the three paths still agree.
 Still written per path, because sharing them would change result bits or speed (the golden
 digests pin each path's bits; the masks and selects around the formulas are per path by
 design: `np.where` / boolean indexing in numpy, `if` in the loops):
-- power, idle + span x activity x clock²: numpy computes it in float32 as
-  `... * clock ** 2`, the numba loop in float64 as `... * clk * clk`; one expression would
-  round throttled chips differently on one of the two paths.
 - the HBM capacity clip (tensors give way): numpy sums a chip's five categories in float32
   over masked rows, numba accumulates them in float64 in the loop.
 - the per-port NeuronLink bytes: numpy scales by `wf * float32(dt)` first and multiplies by
