@@ -190,6 +190,6 @@ def decode_step(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, prefill: X, flop
 
 
 # What `trnmon/sim/fused.py` compiles with numba (the scalar loop bodies call these).
-CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, power, steady_temp, temp_step,
+CHIP_FORMULAS = (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step,
                  throttling, counter_step)
 JOB_FORMULAS = (training_step, training_busy, serving_link_step, serving_hbm_bw, decode_step)

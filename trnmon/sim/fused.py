@@ -81,7 +81,7 @@ def fused_kernel() -> ChipsKernel | None:
         return None
     # The shared formulas, compiled with the kernel's own flags so inlining them changes
     # no instruction of the loop.
-    (chip_busy, flops_per_util, hbm_bw_util, activity, power, steady_temp, temp_step, throttling,
+    (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step, throttling,
      counter_step) = (njit(cache=True, nogil=True, error_model="numpy", fastmath=True)(f)
                       for f in formulas.CHIP_FORMULAS)
 
@@ -146,7 +146,8 @@ def fused_kernel() -> ChipsKernel | None:
             bw_util[c] = bw
             # power and energy
             act = HUNG_ACTIVITY if hung else activity(busy, bw_util[c])
-            pw = power(k.idle_w[c], k.span_w[c], act, clk) if up else 0.0
+            # formulas.power, in float64 as ((span x act) x clk) x clk: see rules.py
+            pw = (k.idle_w[c] + k.span_w[c] * act * clk * clk) if up else 0.0
             power_w[c] = pw
             energy_j[c] += power_w[c] * dt
             # thermal

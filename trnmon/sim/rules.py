@@ -11,6 +11,11 @@ and the reference tests check that the three paths still agree.
 Still written per path, because sharing them would change result bits or speed (the golden
 digests pin each path's bits; the masks and selects around the formulas are per path by
 design: `np.where` / boolean indexing in numpy, `if` in the loops):
+- power, idle + span x activity x clock² (`formulas.power`, which numpy and the reference
+  call): numpy computes it in float32 with `clock ** 2`; the numba loop in float64 as
+  `((span x act) x clk) x clk`. Calling `formulas.power` from numba (clk**2 first) changed
+  power_w bits of throttled chips on a 131,072-chip fleet with half the clocks at 0.7,
+  although the golden digest did not notice; so numba keeps its own line.
 - the HBM capacity clip (tensors give way): numpy sums a chip's five categories in float32
   over masked rows, numba accumulates them in float64 in the loop.
 - the per-port NeuronLink bytes: numpy scales by `wf * float32(dt)` first and multiplies by
