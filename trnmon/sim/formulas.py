@@ -50,7 +50,16 @@ from trnmon.sim.rules import (
 # elementwise, and the operands' dtypes decide the result's.
 X = Any
 
-SMALLEST_SUBNORMAL = 5e-324  # the least positive float64
+# The least positive normal float64. A guard divisor: not the least subnormal, because a
+# division by a subnormal takes a microcode assist (it made the job kernel 2.4x slower).
+TINY = 2.2250738585072014e-308
+
+# Elementwise min / max. numpy's ufuncs work on arrays and scalars alike, but numba
+# compiles the scalar ufunc as a NaN-propagating call that made the job kernel 2.5x slower;
+# `trnmon/sim/fused.py` compiles each formula with these two names bound to the builtins
+# `min` / `max` (what its loops used before), argument order unchanged.
+minimum = np.minimum
+maximum = np.maximum
 
 # --- the chip tick ---------------------------------------------------------------------
 
@@ -58,7 +67,7 @@ SMALLEST_SUBNORMAL = 5e-324  # the least positive float64
 def chip_busy(job_busy_clock: X, clock: X, working: X) -> X:
     """A working chip's busy share: the job's busy x clock over this chip's clock, at most
     1 (a slowed chip is busy longer); `working` is 1.0 or 0.0. Hung chips are set to 1."""
-    return np.minimum(job_busy_clock / clock, 1.0) * working
+    return minimum(job_busy_clock / clock, 1.0) * working
 
 
 def flops_per_util(job_flops: X, working: X, busy: X, cores: X) -> X:
@@ -146,7 +155,7 @@ def training_step(compute_s: X, comm_s: X, clock: X, link: X, bubble: X, jitter:
 def training_busy(comp_frac: X, bubble: X) -> X:
     """Cores' busy share in a training step: compute outside the bubble, `COMM_BUSY`
     while waiting on communication."""
-    return np.minimum(1.0, comp_frac * (1.0 + bubble) ** -1
+    return minimum(1.0, comp_frac * (1.0 + bubble) ** -1
                       + COMM_BUSY * (1 - comp_frac))
 
 
@@ -157,7 +166,7 @@ def serving_link_step(t_step: X, jitter: X, link: X) -> X:
 
 def serving_hbm_bw(s_busy: X, clock: X) -> X:
     """HBM bandwidth utilization of a serving job: follows its busy share."""
-    return np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)
+    return minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * clock)
 
 
 def decode_step(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, prefill: X, flops_tok: X,
@@ -172,18 +181,20 @@ def decode_step(rps: X, w: X, kv: X, cap: X, bw: X, out_tok: X, prefill: X, flop
     partly stalled on DMA while memory-bound, plus compute-bound prefill; at most 1.
     One flat function (no calls) so numba compiles it as it stands.
     """
-    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
+    mem_bw = maximum(bw * HBM_EFFICIENCY, 1.0)
     demand = rps * out_tok
-    denom = np.maximum(mem_bw - demand * kv, 1e-9)
-    conc = np.minimum(demand * w / denom, cap)
+    denom = maximum(mem_bw - demand * kv, 1e-9)
+    conc = minimum(demand * w / denom, cap)
     t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
-    t_step = np.maximum(t_mem, t_comp)
-    served = np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
-    # t_step >= t_comp >= 0: over max(t_step, the least subnormal) this is exactly
-    # t_comp / t_step when t_step > 0 and 0 when both are 0, a guard without a branch.
-    intensity = t_comp / np.maximum(t_step, SMALLEST_SUBNORMAL)
-    busy = np.minimum((1.0 - np.exp(-conc))
+    t_comp = conc * flops_tok / maximum(peak * COMPUTE_EFFICIENCY, 1.0)
+    t_step = maximum(t_mem, t_comp)
+    served = minimum(rps, conc / maximum(t_step * out_tok, 1e-12))
+    # t_step >= t_comp >= 0 and a step is never a subnormal number of seconds (it is 0 for
+    # a slot that does not serve, at least ~1e-9 s otherwise): over max(t_step, TINY) this
+    # is exactly t_comp / t_step when t_step > 0 and 0 when both are 0, a guard without a
+    # branch.
+    intensity = t_comp / maximum(t_step, TINY)
+    busy = minimum((1.0 - np.exp(-conc))
                       * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
                       + served * prefill, 1.0)
     return conc, t_step, busy, served
