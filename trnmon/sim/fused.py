@@ -12,6 +12,8 @@ bundles of `trnmon/sim/structs.py`. Without numba the numpy path is used unchang
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import os
 import types
 from collections.abc import Callable
@@ -72,6 +74,33 @@ def _scalar(f: Callable[..., Any]) -> Callable[..., Any]:
     return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
 
 
+# The shared formulas as numba sees them: module globals the kernels call, bound by
+# `_bind_formulas` before the first compile and inlined as numba IR (inline="always"), so
+# the loops compile to the instructions the hand-written expressions gave (same flags, same
+# bits, no call per element). Globals, not closure variables: numba's cache key pickles a
+# closure's variables, and a fresh dispatcher pickles differently in every process. The
+# kernels instead close over `_FORMULAS_STAMP`, a hash of formulas.py, so editing a formula
+# invalidates their cache (numba only watches the kernel's own file).
+_FORMULAS_STAMP = int(hashlib.sha256(inspect.getsource(formulas).encode()).hexdigest()[:15], 16)
+chip_busy: Any = None
+flops_per_util: Any = None
+hbm_bw_util: Any = None
+activity: Any = None
+steady_temp: Any = None
+temp_step: Any = None
+throttling: Any = None
+counter_step: Any = None
+training_step: Any = None
+training_busy: Any = None
+serving_link_step: Any = None
+serving_hbm_bw: Any = None
+decode_step: Any = None
+
+
+def _bind_formulas(njit: Callable[..., Any], fs: tuple[Callable[..., Any], ...]) -> None:
+    globals().update({f.__name__: njit(inline="always")(_scalar(f)) for f in fs})
+
+
 def _numba_enabled() -> bool:
     return os.environ.get("TRNMON_NUMBA", "1") != "0"
 
@@ -86,11 +115,8 @@ def fused_kernel() -> ChipsKernel | None:
         from numba import njit
     except ImportError:
         return None
-    # The shared formulas, inlined into the loop as numba IR (inline="always"), so the
-    # loop compiles to the instructions the hand-written expressions gave: same flags,
-    # same bits, no call per chip (a call each cost the job kernel 2.4x).
-    (chip_busy, flops_per_util, hbm_bw_util, activity, steady_temp, temp_step, throttling,
-     counter_step) = (njit(inline="always")(_scalar(f)) for f in formulas.CHIP_FORMULAS)
+    _bind_formulas(njit, formulas.CHIP_FORMULAS)
+    stamp = _FORMULAS_STAMP
 
     # numba types a NamedTuple argument in Python on every call (~2 us each) but a plain
     # tuple in C: the compiled entry takes plain tuples and rebuilds the named ones inside,
@@ -98,6 +124,8 @@ def fused_kernel() -> ChipsKernel | None:
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
     def chips_kernel(inp_t: Any, rates_t: Any, k_t: Any,
                      dev_t: Any) -> None:  # pragma: no cover - compiled
+        if stamp < 0:  # never: makes the formulas' source part of numba's cache key
+            return
         inp, rates = ChipInputs(*inp_t), JobRates(*rates_t)
         k, dev = ChipConstants(*k_t), DeviceArrays(*dev_t)
         dt, j, ambient = inp.dt, inp.chip_job, inp.ambient_c
@@ -191,11 +219,13 @@ def fused_jobs() -> JobsKernel | None:
         from numba import njit
     except ImportError:
         return None
-    training_step, training_busy, serving_link_step, serving_hbm_bw, decode_step = (
-        njit(inline="always")(_scalar(f)) for f in formulas.JOB_FORMULAS)
+    _bind_formulas(njit, formulas.JOB_FORMULAS)
+    stamp = _FORMULAS_STAMP
 
     @njit(cache=True, nogil=True, error_model="numpy")
     def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
+        if stamp < 0:  # never: makes the formulas' source part of numba's cache key
+            return
         inp, c, out = JobInputs(*inp_t), JobCosts(*c_t), JobProgress(*out_t)
         dt, load, jitter, idle = inp.dt, inp.load, inp.jitter, inp.idle_slot
         job_state, timer, kind = out.state, out.timer, c.kind
