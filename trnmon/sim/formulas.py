@@ -2,13 +2,14 @@
 
 Each function is pure arithmetic over its arguments and the coefficients of
 `trnmon/sim/rules.py`: no branch on a value, no allocation beyond the expression, only
-operators and the ufuncs `np.minimum` / `np.maximum` / `np.exp`, which behave the same on
-numpy arrays, numpy scalars, Python floats and inside `numba.njit`. So
+operators, `np.exp` and `minimum` / `maximum` (numpy's ufuncs here; `fused.py` rebinds
+them to the builtins `min` / `max` for numba), which behave the same on numpy arrays,
+numpy scalars, Python floats and inside `numba.njit`. So
 
 - the numpy kernels (`DeviceKernel._chips` / `_nodes`, `JobTable.advance`) call them on
   arrays,
-- the numba kernels (`trnmon/sim/fused.py`) compile these very functions with `njit` and
-  call them per chip and per job,
+- the numba kernels (`trnmon/sim/fused.py`) compile these very functions with `njit`,
+  inlined into the per-chip and per-job loops,
 - the reference model (`trnmon/sim/reference.py`) calls them on Python floats.
 
 Each path keeps its own dtypes (float32 state in the numpy chip tick, float64 scalars in
