@@ -222,7 +222,7 @@ class FaultEngine:
             dev.exec_errors[chip, EXECUTION_ERRORS.index("hardware")] += 1
             dev.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
             dev.health[chip] = Health.FAILED
-            self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
+            self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}", kind)
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             sram = kind == FaultKind.SRAM_ECC_CORRECTED
             dev.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
@@ -241,7 +241,7 @@ class FaultEngine:
             dev.node_up[node] = False
             chips = np.arange(topo.node_chip_start[node], topo.node_chip_start[node + 1])
             dev.health[chips] = Health.LOST
-            self._crash_jobs(chips, f"node {topo.instance_id(node)} lost")
+            self._crash_jobs(chips, f"node {topo.instance_id(node)} lost", kind)
         self._refresh_node(node)
         return f
 
@@ -288,9 +288,9 @@ class FaultEngine:
         self.state.link_state[peer, back] = state
         self.links_changed = True
 
-    def _crash_jobs(self, chips: npt.NDArray[np.intp], reason: str) -> None:
+    def _crash_jobs(self, chips: npt.NDArray[np.intp], reason: str, kind: FaultKind) -> None:
         for slot in self.sched.jobs_on_chips(chips):
-            self.sched.fail_job(slot, reason)
+            self.sched.fail_job(slot, reason, cause=kind.value)
 
     def _refresh_node(self, node: int) -> None:
         chips = slice(self.topo.node_chip_start[node], self.topo.node_chip_start[node + 1])

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.fused import fused_jobs
+from trnmon.sim.goodput import CKPT, LOAD, LOST, P, SERVING, TRAINING, Goodput
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
     COMM_BUSY,
@@ -53,6 +54,7 @@ class JobRecord:
     restarts: int = 0
     ultraserver_ring: bool = False
     chips: int = 0
+    goodput: Goodput = field(default_factory=Goodput)  # earlier runs and queue waits
 
 
 def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
@@ -126,6 +128,11 @@ class JobTable:
     efa_rate: F64 = _col(np.float64)  # bytes/s per node
     progressing: B = _col(np.bool_)
     tokens_total: F64 = _col(np.float64)  # counter, whole job
+    # goodput seconds of the current run, by state (trnmon/sim/goodput.py)
+    gp_productive: F64 = _col(np.float64)
+    gp_checkpoint: F64 = _col(np.float64)
+    gp_loading: F64 = _col(np.float64)
+    gp_lost: F64 = _col(np.float64)
 
     # The numba kernel's argument bundles over the columns, built on first use.
     _bundles: tuple[JobCosts, JobProgress] | None = field(default=None, init=False,
@@ -201,6 +208,8 @@ class JobTable:
         self.since_checkpoint[slot] = 0.0
         self.clock[slot] = self.link_factor[slot] = 1.0
         self.tokens_total[slot] = 0.0
+        for col in (self.gp_productive, self.gp_checkpoint, self.gp_loading, self.gp_lost):
+            col[slot] = 0.0
 
     def release(self, slot: int) -> JobRecord:
         rec = self.records.pop(slot)
@@ -213,6 +222,51 @@ class JobTable:
         self.progressing[slot] = False
         self.clock[slot] = self.link_factor[slot] = 1.0  # as a full refresh leaves free slots
         return rec
+
+    # --- goodput -----------------------------------------------------------------------
+    def accrue_goodput(self, totals: F64, dt: float) -> None:
+        """Add one tick to every live job's goodput columns and to the fleet totals
+        ((training, serving) x GOODPUT_STATES chip-seconds), by each job's state at the
+        start of the tick."""
+        n = self.capacity
+        state = self.state[:n]
+        chips = self.chips[:n]
+        kind = self.kind[:n]
+        training = (kind == JobKind.PRETRAIN) | (kind == JobKind.FINETUNE)
+        for code, col, cat in ((JobState.RUNNING, self.gp_productive, P),
+                               (JobState.CHECKPOINTING, self.gp_checkpoint, CKPT),
+                               (JobState.LOADING, self.gp_loading, LOAD),
+                               (JobState.STALLED, self.gp_lost, LOST)):
+            mask = state == code
+            if not mask.any():
+                continue
+            col[:n][mask] += dt
+            held = chips[mask] * dt
+            train = training[mask]
+            totals[TRAINING, cat] += float(held[train].sum())
+            totals[SERVING, cat] += float(held[~train].sum())
+
+    def run_goodput(self, slot: int) -> Goodput:
+        """The current run's seconds of the job in `slot`."""
+        return Goodput(productive=float(self.gp_productive[slot]),
+                       checkpoint=float(self.gp_checkpoint[slot]),
+                       loading=float(self.gp_loading[slot]), lost=float(self.gp_lost[slot]))
+
+    def job_goodput(self, slot: int) -> Goodput:
+        """The job's whole goodput: earlier runs and waits plus the current run."""
+        return self.records[slot].goodput.plus(self.run_goodput(slot))
+
+    def lose_since_checkpoint(self, slot: int, totals: F64) -> None:
+        """A crash: the productive time since the last checkpoint becomes lost time."""
+        moved = min(float(self.since_checkpoint[slot]), float(self.gp_productive[slot]))
+        if moved <= 0:
+            return
+        self.gp_productive[slot] -= moved
+        self.gp_lost[slot] += moved
+        row = TRAINING if JobKind(int(self.kind[slot])).training else SERVING
+        held = moved * float(self.chips[slot])
+        totals[row, P] -= held
+        totals[row, LOST] += held
 
     # --- per tick ----------------------------------------------------------------------
     def advance(self, dt: float, load: float, jitter: F64) -> None:
