@@ -15,6 +15,7 @@ from trnmon.cli import (
     ls,
     metrics,
     monitor,
+    soak,
 )
 from trnmon.cli.args import Parser
 from trnmon.errors import run_main
@@ -22,7 +23,7 @@ from trnmon.errors import run_main
 Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order `trnmon --help` lists them in.
-COMMANDS = (ls, config, daemon, control, metrics, monitor, exporter, dashboards, bench)
+COMMANDS = (ls, config, daemon, control, metrics, monitor, exporter, dashboards, soak, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

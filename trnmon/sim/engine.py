@@ -196,10 +196,10 @@ class Engine:
 
         # 4. jobs, 5. devices
         self.t = now
-        jobs.accrue_goodput(self.sim.sched.goodput, dt)
         jitter = self._jitter()
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
+        jobs.accrue_goodput(self.sim.sched.goodput, dt)
         self._set_ambient()
         if devices:
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,

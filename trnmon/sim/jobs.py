@@ -225,19 +225,21 @@ class JobTable:
 
     # --- goodput -----------------------------------------------------------------------
     def accrue_goodput(self, totals: F64, dt: float) -> None:
-        """Add one tick to every live job's goodput columns and to the fleet totals
-        ((training, serving) x GOODPUT_STATES chip-seconds), by each job's state at the
-        start of the tick."""
+        """Add the tick just advanced to every live job's goodput columns and to the fleet
+        totals ((training, serving) x GOODPUT_STATES chip-seconds), as the job tick saw
+        it: productive if the job progressed, else checkpoint, loading or (stalled) lost."""
         n = self.capacity
         state = self.state[:n]
         chips = self.chips[:n]
         kind = self.kind[:n]
+        progressing = self.progressing[:n]
         training = (kind == JobKind.PRETRAIN) | (kind == JobKind.FINETUNE)
-        for code, col, cat in ((JobState.RUNNING, self.gp_productive, P),
-                               (JobState.CHECKPOINTING, self.gp_checkpoint, CKPT),
-                               (JobState.LOADING, self.gp_loading, LOAD),
-                               (JobState.STALLED, self.gp_lost, LOST)):
-            mask = state == code
+        for mask, col, cat in ((progressing, self.gp_productive, P),
+                               (~progressing & (state == JobState.CHECKPOINTING),
+                                self.gp_checkpoint, CKPT),
+                               (~progressing & (state == JobState.LOADING),
+                                self.gp_loading, LOAD),
+                               (state == JobState.STALLED, self.gp_lost, LOST)):
             if not mask.any():
                 continue
             col[:n][mask] += dt
