@@ -71,12 +71,14 @@ def random_spec(wl: WorkloadConfig, rng: np.random.Generator, pool: Pool) -> Job
     kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
     eff = float(rng.uniform(wl.mfu_min, wl.mfu_max))
     u = float(rng.random())  # gang or not, family-specific model choices
-    hours = {JobKind.PRETRAIN: wl.pretrain_hours, JobKind.FINETUNE: wl.mean_job_hours,
-             JobKind.INFERENCE: wl.service_hours, JobKind.BATCH_INFERENCE: wl.mean_job_hours}
-    duration = (float(rng.exponential(hours[kind])) + MIN_JOB_HOURS) * 3600.0
+    gang = kind == JobKind.PRETRAIN and pool.ultraservers > 0 and u < GANG_SHARE
+    # Gangs hold multi-day reservations; everything else that trains runs for hours.
+    hours = (wl.pretrain_hours if gang else wl.service_hours if kind == JobKind.INFERENCE
+             else wl.mean_job_hours)
+    duration = (float(rng.exponential(hours)) + MIN_JOB_HOURS) * 3600.0
     common = {"efficiency": eff, "duration_s": duration, "instance_family": pool.family}
     cap = pool.max_nodes(wl.max_job_share)
-    if kind == JobKind.PRETRAIN and pool.ultraservers and u < GANG_SHARE:
+    if gang:
         k = _capped(rng, GANG_ULTRASERVERS, GANG_WEIGHTS,
                     pool.max_ultraservers(wl.max_job_share))
         model = "llama3-405b" if k >= 4 else ("llama3-70b" if u < GANG_SHARE / 2

@@ -155,7 +155,7 @@ PRIORITY = {JobKind.INFERENCE: 1, JobKind.PRETRAIN: 2, JobKind.FINETUNE: 3,
 # feedback terms correct the instantaneous gap (target - allocated - queued nodes, per
 # healthy node) and the recent average's gap (an EWMA of the allocated share).
 ARRIVAL_GAP_GAIN = 6.0
-ARRIVAL_EWMA_GAIN = 3.0
+ARRIVAL_EWMA_GAIN = 5.0
 ARRIVAL_EWMA_S = 4 * 3600.0  # time constant of the allocated-share average
 ARRIVAL_MAX_BOOST = 8.0  # the rate never exceeds this multiple of the feed-forward rate
 ARRIVAL_SAMPLES = 2000  # specs drawn (from a fixed seed) to estimate a family's mean node-s
