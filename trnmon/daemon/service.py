@@ -63,6 +63,8 @@ def restore_or_build(config: FleetConfig, settings: Settings,
              config.name, engine.tick, engine.t, path, (time.perf_counter() - started) * 1e3)
     return engine, history
 
+ENGINE_DEATH_GRACE_S = 1.0  # /readyz reports the dead engine this long before exit
+
 
 class Daemon:
     def __init__(self, load: Callable[[], FleetConfig],
@@ -111,6 +113,13 @@ class Daemon:
                               f"{exc.strerror or exc}") from None
         port = web_runner.addresses[0][1]
         url = s.url.rsplit(":", 1)[0] + f":{port}"
+        died: list[BaseException] = []
+
+        def engine_died(exc: BaseException) -> None:
+            died.append(exc)
+            loop.call_soon_threadsafe(self._stop.set)
+
+        runner.on_crash.append(engine_died)
         runner.start()
         if not await loop.run_in_executor(None, runner.first_tick.wait, FIRST_TICK_TIMEOUT_S):
             raise TrnmonError("the engine did not complete its first tick")
@@ -120,6 +129,17 @@ class Daemon:
         log.info("serving %s (%d nodes, %d chips) on %s; state in %s", what,
                  engine.topo.n_nodes, engine.topo.n_chips, url, s.state_dir)
         await self._stop.wait()
+        if died:
+            # /readyz already fails (the runner has crashed); let probes see it for a moment,
+            # then exit non-zero so systemd restarts us from the last checkpoint (the state
+            # in memory may be half-ticked: no final checkpoint).
+            log.error("engine thread died (%s: %s); exiting so the service restarts from "
+                      "the last checkpoint", type(died[0]).__name__, died[0])
+            await asyncio.sleep(ENGINE_DEATH_GRACE_S)
+            state.draining = True
+            await web_runner.cleanup()
+            await loop.run_in_executor(None, lambda: runner.stop(final_checkpoint=False))
+            return 1
 
         log.info("shutting down: draining requests, then checkpointing")
         self.notifier.stopping()
