@@ -118,6 +118,10 @@ class JobModel(Model):
     restarts: int
     started_at: float
     submitted_at: float
+    goodput_seconds: dict[str, float] = {}
+    """Seconds by goodput state: productive, checkpoint, loading, lost, requeue, queue."""
+    effective_training_time: float = 1.0
+    """productive / allocated (productive + checkpoint + loading + lost)."""
 
 
 class QueuedJobModel(Model):

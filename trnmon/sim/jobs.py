@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.fused import fused_jobs
-from trnmon.sim.goodput import CKPT, LOAD, LOST, P, SERVING, TRAINING, Goodput
+from trnmon.sim.goodput import CKPT, LOAD, LOST, SERVING, TRAINING, Goodput, P
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
     COMM_BUSY,

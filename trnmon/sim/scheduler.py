@@ -6,9 +6,9 @@ tick: the only per-tick work is a few array lookups to find what finished or fai
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
-from trnmon.sim.cells import Cell
 from trnmon.sim.arrivals import fixed_rates, target_rates, update_average
+from trnmon.sim.cells import Cell
 from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
 from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
 from trnmon.sim.jobs import JobRecord, JobTable
@@ -30,7 +30,7 @@ _FAMILY_OF_TYPE = {"trn2.48xlarge": "trn2", "trn2u.48xlarge": "trn2",
                    "trn1.32xlarge": "trn1", "inf2.48xlarge": "inf2"}
 
 
-class QueueFull(ValueError):
+class QueueFullError(ValueError):
     """A submission found its cell's queue at `workload.max_queue`."""
 
 
@@ -190,10 +190,10 @@ class Scheduler:
 
     # --- submission and arrivals --------------------------------------------------------
     def submit(self, spec: JobSpec, now: float, cell: int | None = None) -> int:
-        """Queue a job (the control API's path); `QueueFull` when its cell's queue is."""
+        """Queue a job (the control API's path); `QueueFullError` when its cell's queue is."""
         cell = self.pick_cell(spec) if cell is None else cell
         if len(self.queues[cell]) >= self.config.workload.max_queue:
-            raise QueueFull("job queue is full")
+            raise QueueFullError("job queue is full")
         job_id = self.next_job_ids[cell]
         self.next_job_ids[cell] += 1
         self.queues[cell].append(Pending(spec, now, job_id))
