@@ -5,7 +5,8 @@ fine-tuning on 1-8 nodes, long-lived inference services on one node with diurnal
 batch inference on 1-2 nodes, and pretraining gangs on whole UltraServers (1-16) where the
 cell has them. Sizes and weights are in `trnmon/sim/rules.py`; kinds are weighted by the
 configured `workload.mix`, restricted to what the family runs (Trn1: training; Inf2:
-inference). No job is larger than `max_job_share` of its family's nodes in its cell, nor
+inference). Families of fewer than `SMALL_POOL_NODES` nodes in a cell run proportionally
+shorter jobs. No job is larger than `max_job_share` of its family's nodes in its cell, nor
 than the cell holds, so every job can start somewhere.
 """
 
@@ -24,6 +25,7 @@ from trnmon.sim.rules import (
     GANG_ULTRASERVERS,
     GANG_WEIGHTS,
     MIN_JOB_HOURS,
+    SMALL_POOL_NODES,
     TRAIN_NODES,
     TRAIN_WEIGHTS,
     JobKind,
@@ -75,6 +77,7 @@ def random_spec(wl: WorkloadConfig, rng: np.random.Generator, pool: Pool) -> Job
     # Gangs hold multi-day reservations; everything else that trains runs for hours.
     hours = (wl.pretrain_hours if gang else wl.service_hours if kind == JobKind.INFERENCE
              else wl.mean_job_hours)
+    hours *= min(1.0, pool.nodes / SMALL_POOL_NODES)
     duration = (float(rng.exponential(hours)) + MIN_JOB_HOURS) * 3600.0
     common = {"efficiency": eff, "duration_s": duration, "instance_family": pool.family}
     cap = pool.max_nodes(wl.max_job_share)

@@ -155,7 +155,7 @@ PRIORITY = {JobKind.INFERENCE: 1, JobKind.PRETRAIN: 2, JobKind.FINETUNE: 3,
 # feedback terms correct the instantaneous gap (target - allocated - queued nodes, per
 # healthy node) and the recent average's gap (an EWMA of the allocated share).
 ARRIVAL_GAP_GAIN = 6.0
-ARRIVAL_EWMA_GAIN = 5.0
+ARRIVAL_EWMA_GAIN = 12.0
 ARRIVAL_EWMA_S = 4 * 3600.0  # time constant of the allocated-share average
 ARRIVAL_MAX_BOOST = 8.0  # the rate never exceeds this multiple of the feed-forward rate
 ARRIVAL_SAMPLES = 2000  # specs drawn (from a fixed seed) to estimate a family's mean node-s
@@ -168,6 +168,9 @@ TRAIN_WEIGHTS = (0.50, 0.25, 0.15, 0.10)
 BATCH_NODES = (1, 2)
 BATCH_WEIGHTS = (0.7, 0.3)
 GANG_SHARE = 0.7  # of pretraining jobs on a family with UltraServers, gangs on whole ones
+# Families smaller than this many nodes in a cell run proportionally shorter jobs (a few
+# nodes only stay near their target allocation day by day if jobs turn over within it).
+SMALL_POOL_NODES = 16
 MIN_JOB_HOURS = 0.25  # every drawn duration gets this much on top of its exponential draw
 
 # --- goodput (trnmon/sim/goodput.py) -------------------------------------------------------

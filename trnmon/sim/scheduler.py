@@ -209,7 +209,7 @@ class Scheduler:
     def pool_counts(self, cell: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                                               npt.NDArray[np.int64]]:
         """Per family (FAMILIES order) in the cell: healthy nodes, healthy nodes with a
-        job, and the nodes its queued jobs ask for."""
+        job, and the nodes its queued jobs ask for (but a blocked head's)."""
         c = self.cells[cell]
         sl = slice(c.node_lo, c.node_hi)
         fam, usable = self.node_fam[sl], self.node_usable[sl]
@@ -217,8 +217,19 @@ class Scheduler:
         healthy = np.bincount(fam[usable], minlength=n)
         allocated = np.bincount(fam[usable & (self.node_job[sl] >= 0)], minlength=n)
         queued = np.zeros(n, dtype=np.int64)
+        # A blocked head (the first job of a family in queue order, larger than the free
+        # nodes) is left out: its nodes are the running jobs it waits for, and counting
+        # them again would starve the backfill that keeps the family busy meanwhile.
+        first: dict[int, tuple[int, float, int, int]] = {}
         for p in self.queues[cell]:
-            queued[FAMILIES.index(p.spec.instance_family)] += p.spec.nodes
+            f = FAMILIES.index(p.spec.instance_family)
+            queued[f] += p.spec.nodes
+            key = (p.priority, p.queued_since, p.job_id, p.spec.nodes)
+            if f not in first or key < first[f]:
+                first[f] = key
+        for f, key in first.items():
+            if key[3] > healthy[f] - allocated[f]:
+                queued[f] -= key[3]
         return healthy, allocated, queued
 
     def arrive(self, cell: int, now: float, dt: float) -> None:
