@@ -24,12 +24,12 @@ from trnmon.snapshot import FleetSnapshot
 # Re-recorded for issue 13 (target-allocation arrivals, the priority + backfill scheduler
 # and goodput change the trajectory on purpose; the reference tests still agree).
 GOLDEN = {
-    "tiny": "79efb3a080567e48ade3298569252e519dac5f7778253c2782cf2f2648104bdb",
-    "ohio": "ad32ec8f481f6c260e4c373857610b373b0cec9009220877603138a92b5226f4",
+    "tiny": "abd3ef5b1a4b86a31502d01aa2c42cf605847d698235703fda010e50f2d15540",
+    "ohio": "ca3ed3d2486bbf344465791ec3a82d01d8d05add6166400ae131aad08a51b56a",
     "numba": "8add4387c92fcb0123dc711162b84a7454c855c8e342fcea2e10816b21a67e82",
     # The pre-issue-12 file restored (no goodput or controller state: they start at
     # zero) and continued under the issue-13 rules.
-    "tiny_from_v1_file": "bce06e7c963b1c20eab7bde4df8b74b7e2594cc7fa67c91732020312c6aa5dd6",
+    "tiny_from_v1_file": "d2067083688b1ec7c00b8c11a425b5417b8e64f3a8ae1cf9a22f23ef2ed2d989",
 }
 
 
