@@ -161,3 +161,17 @@ def test_a_crash_turns_work_since_checkpoint_into_lost_time() -> None:
     assert eng.jobs.records[slot].goodput.requeue > 0
     assert 0 < eng.jobs.job_goodput(slot).effective < 1
     assert np.isfinite(totals).all()
+
+
+@pytest.mark.slow
+def test_the_old_overload_no_longer_clogs_ohio() -> None:
+    """Issue 13's clog: the old fixed rate (6 arrivals/h per 1,000 chips, ~2.3x capacity)
+    left ohio with 0 of 48 nodes busy from day 14 behind unplaceable jobs. Now every job
+    fits its family, backfill places around a blocked head, and a full queue rejects."""
+    cfg = load_config(preset_name="ohio", environ={},
+                      overrides={"workload": {"arrivals_per_hour": 6.0, "max_queue": 300}})
+    lines = list(soak(cfg, 20, 600.0, on_tick=_no_idle_node_with_a_fitting_job))
+    days, summary = lines[:-1], lines[-1]
+    assert all(ln["busy_fraction"] > 0.8 for ln in days[1:]), [ln["busy_fraction"]
+                                                               for ln in days]
+    assert summary["queue_max"] <= 300 and summary["rejected"] > 0
