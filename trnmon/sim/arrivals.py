@@ -34,11 +34,16 @@ from trnmon.sim.rules import (
 )
 
 _MEAN_CACHE: dict[tuple[Pool, str], float] = {}
+_LAST: dict[int, tuple[WorkloadConfig, str]] = {}  # id -> (the config, its JSON): per tick
 
 
 def pool_mean_node_seconds(wl: WorkloadConfig, pool: Pool) -> float:
     """`mean_node_seconds` for the pool, computed once per (pool shape, workload)."""
-    key = (pool, wl.model_dump_json())
+    seen = _LAST.get(id(wl))
+    if seen is None or seen[0] is not wl:  # the config object keeps its id while alive
+        _LAST.clear()
+        seen = _LAST[id(wl)] = (wl, wl.model_dump_json())
+    key = (pool, seen[1])
     if key not in _MEAN_CACHE:
         _MEAN_CACHE[key] = mean_node_seconds(wl, pool, ARRIVAL_SAMPLES)
     return _MEAN_CACHE[key]

@@ -22,6 +22,11 @@ from trnmon.sim.rules import (
     ENGINE_MIX,
     HANG_WATCHDOG_S,
     IDLE_KIND,
+    J_CHECKPOINTING,
+    J_LOADING,
+    J_STALLED,
+    K_FINETUNE,
+    K_PRETRAIN,
     LOAD_S,
     LOADING_HBM_BW,
     PHASE_BUSY,
@@ -233,13 +238,14 @@ class JobTable:
         chips = self.chips[:n]
         kind = self.kind[:n]
         progressing = self.progressing[:n]
-        training = (kind == JobKind.PRETRAIN) | (kind == JobKind.FINETUNE)
+        training = (kind == K_PRETRAIN) | (kind == K_FINETUNE)
+        # Plain-int codes: an IntEnum member lookup per comparison costs more than the
+        # comparison on a small fleet.
         for mask, col, cat in ((progressing, self.gp_productive, P),
-                               (~progressing & (state == JobState.CHECKPOINTING),
+                               (~progressing & (state == J_CHECKPOINTING),
                                 self.gp_checkpoint, CKPT),
-                               (~progressing & (state == JobState.LOADING),
-                                self.gp_loading, LOAD),
-                               (state == JobState.STALLED, self.gp_lost, LOST)):
+                               (~progressing & (state == J_LOADING), self.gp_loading, LOAD),
+                               (state == J_STALLED, self.gp_lost, LOST)):
             if not mask.any():
                 continue
             col[:n][mask] += dt
