@@ -66,6 +66,8 @@ def counters_table(dev: DeviceDetail) -> Table:
 
 
 class DeviceScreen(DataScreen):
+    """One NeuronDevice: cores and engines, history, counters and links."""
+
     VIEW = "device"
 
     def __init__(self, instance_id: str, device: int) -> None:

@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from trnmon.api.models import HEAT_METRICS, FleetSummary, NodeRow
-from trnmon.tui.messages import ChipClicked, Frame
+from trnmon.tui.messages import ChipClicked, Frame, OpenNode, SettingChanged
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.text import (
     celsius_text,
@@ -39,6 +39,11 @@ GROUP_OF: dict[str, Callable[[NodeRow], str]] = {
     "node": lambda r: r.instance_id,
 }
 HEALTH_RANK = {"healthy": 0, "degraded": 1, "hung": 2, "failed": 3, "lost": 4, "down": 5}
+
+
+def problem_score(health: str, throttled: int, utilization: float) -> float:
+    """HEALTH's sort value: worse health, then throttled, then busier sorts higher."""
+    return HEALTH_RANK.get(health, 1) * 10 + (5 if throttled else 0) + min(utilization, 1.0)
 # Vital signs first: on an 80-column terminal they stay visible, placement scrolls off.
 COLUMNS = (
     Column("name", "NAME", 26), Column("util", "UTIL", 5), Column("hbm", "HBM", 5),
@@ -68,6 +73,8 @@ def chip_node(summary: FleetSummary, chip: int) -> NodeRow | None:
 
 
 class FleetScreen(DataScreen):
+    """The fleet overview: a node or group table over a heatmap of every chip."""
+
     VIEW = "fleet"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "drill", "Open", show=False),
@@ -86,7 +93,7 @@ class FleetScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         with Vertical(id="fleet-body"):
-            yield KeyedTable(COLUMNS, sort_by="name", id="fleet-table")
+            yield KeyedTable(COLUMNS, sort_by="health", reverse=True, id="fleet-table")
             yield HeatmapView(id="heatmap")
         yield from self.compose_footer()
 
@@ -104,7 +111,9 @@ class FleetScreen(DataScreen):
         if s is None:
             return
         if self.level is None:
-            self.level = "node" if len(s.nodes) <= NODE_LEVEL_MAX else "rack"
+            self._restore(frame)
+            if self.level is None:
+                self.level = "node" if len(s.nodes) <= NODE_LEVEL_MAX else "rack"
         rows = [r for r in s.nodes if all(GROUP_OF[lv](r) == g for lv, g in self.scope)]
         group = GROUP_OF[self.level]
         self._groups = {}
@@ -122,7 +131,10 @@ class FleetScreen(DataScreen):
         hm.set_heatmap(s.heatmap)
         self._highlight_cursor()
         where = " › ".join(g for _, g in self.scope) or "all"
-        self.table.border_title = f"{self.level}s in {where} ({len(cells)})"
+        count = len(cells)
+        if self.level == "ultraserver":  # racks without an UltraServer are not counted
+            count = sum(1 for k in cells if by_node[self._groups[k][0]].location.ultraserver)
+        self.table.border_title = f"{self.level}s in {where} ({count})"
         hm.border_title = (f"{hm.metric} · {s.heatmap.chips:,} chips · "
                            f"{hm.chips_per_cell} chip(s)/cell · m: metric")
 
@@ -141,7 +153,8 @@ class FleetScreen(DataScreen):
             num(r.temperature_max_celsius, celsius_text(r.temperature_max_celsius),
                 temp_style(r.temperature_max_celsius)),
             Cell(health, health_style(r.health if r.up else "down"),
-                 sort=HEALTH_RANK.get(r.health, 9) * 1000 + r.unhealthy_chips),
+                 sort=problem_score(r.health if r.up else "down", r.throttled_chips,
+                                    r.utilization)),
             Cell(",".join(map(str, r.job_ids)) or "idle", "" if r.job_ids else "dim",
                  sort=len(r.job_ids)),
             Cell(loc.instance_type, sort=loc.instance_type),
@@ -164,14 +177,15 @@ class FleetScreen(DataScreen):
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(power, watts_text(power)),
             num(temp, celsius_text(temp), temp_style(temp)),
-            Cell(f"{bad} bad chips" if bad else "healthy", "red" if bad else "green", sort=bad),
+            Cell(f"{bad} bad chips" if bad else "healthy", "red" if bad else "green",
+                 sort=bad * 100 + (5 if any(r.throttled_chips for r in rows) else 0) + util),
             num(len(jobs), f"{len(jobs)} jobs" if jobs else "idle"),
             num(len(rows), f"{len(rows)} nodes"),
             Cell(parent, sort=parent),
         )
 
     def _highlight_cursor(self) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         key = self.table.cursor_key
         if frame is None or frame.summary is None or key is None or key not in self._groups:
             self.heatmap.set_highlight(None)
@@ -191,7 +205,7 @@ class FleetScreen(DataScreen):
         if key is None or self.level is None:
             return
         if self.level == "node":
-            self.neuron_app.open_node(key)
+            self.post_message(OpenNode(key))
             return
         self.scope.append((self.level, key))
         self.level = LEVELS[LEVELS.index(self.level) + 1]
@@ -205,22 +219,45 @@ class FleetScreen(DataScreen):
     def action_cycle_level(self) -> None:
         self.scope.clear()
         self.level = LEVELS[(LEVELS.index(self.level or "node") + 1) % len(LEVELS)]
+        self.post_message(SettingChanged("grouping", self.level))
         self.redraw()
 
     def action_cycle_metric(self) -> None:
         hm = self.heatmap
-        hm.set_metric(HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)])
+        hm.metric = HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)]
+        self.post_message(SettingChanged("metric", hm.metric))
         self.redraw()
 
     def action_cycle_sort(self) -> None:
         self.table.cycle_sort()
+        self._save_sort()
 
     def action_reverse_sort(self) -> None:
         self.table.set_sort(self.table.sort_by, reverse=not self.table.reverse)
+        self._save_sort()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._save_sort()
+
+    def _save_sort(self) -> None:
+        self.post_message(SettingChanged("sort", self.table.sort_by))
+        self.post_message(SettingChanged("reverse", self.table.reverse))
+
+    def _restore(self, frame: Frame) -> None:
+        """The persisted grouping, sort and heatmap metric, on the first frame."""
+        st = frame.settings
+        if st is None:
+            return
+        if st.grouping in LEVELS:
+            self.level = st.grouping
+        if st.metric in HEAT_METRICS:
+            self.heatmap.metric = st.metric
+        if st.sort in {c.key for c in COLUMNS}:
+            self.table.set_sort(st.sort, reverse=st.reverse)
 
     def on_chip_clicked(self, event: ChipClicked) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         if frame is not None and frame.summary is not None:
             row = chip_node(frame.summary, event.chip)
             if row is not None:
-                self.neuron_app.open_node(row.instance_id)
+                self.post_message(OpenNode(row.instance_id))

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from trnmon.api.models import HEAT_METRICS
-from trnmon.tui.messages import Frame
+from trnmon.tui.messages import Frame, OpenNode
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.screens.fleet import node_chip_mask
 from trnmon.tui.text import count_text, util_style
@@ -25,6 +25,8 @@ STATE_STYLE = {"running": "green", "queued": "dim", "stalled": "yellow", "failed
 
 
 class JobsScreen(DataScreen):
+    """Every running and queued job; Enter opens the job's first node."""
+
     VIEW = "jobs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "cycle_metric", "Metric"),
@@ -77,7 +79,7 @@ class JobsScreen(DataScreen):
         self._highlight()
 
     def _highlight(self) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         key = self.table.cursor_key
         hm = self.query_one(HeatmapView)
         if frame is None or frame.summary is None or key is None:
@@ -94,17 +96,17 @@ class JobsScreen(DataScreen):
         self.action_open_job()
 
     def action_open_job(self) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         key = self.table.cursor_key
         if frame is None or frame.summary is None or key is None:
             return
         job = next((j for j in frame.summary.jobs if str(j.job_id) == key), None)
         if job is not None and job.instance_ids:
-            self.neuron_app.open_node(job.instance_ids[0])
+            self.post_message(OpenNode(job.instance_ids[0]))
 
     def action_cycle_metric(self) -> None:
         hm = self.query_one(HeatmapView)
-        hm.set_metric(HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)])
+        hm.metric = HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)]
         self.redraw()
 
     def action_cycle_sort(self) -> None:

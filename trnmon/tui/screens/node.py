@@ -15,9 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from trnmon.api.models import NodeDetail
-from trnmon.tui.messages import Focus, Frame
+from trnmon.tui.messages import Focus, Frame, OpenDevice, OpenProcesses
 from trnmon.tui.screens.base import DataScreen
-from trnmon.tui.screens.processes import ProcessesScreen
 from trnmon.tui.text import (
     bytes_text,
     celsius_text,
@@ -48,6 +47,8 @@ def link_rates(prev: NodeDetail | None, cur: NodeDetail) -> dict[tuple[int, str]
 
 
 class NodeScreen(DataScreen):
+    """One instance: core grid, host, NeuronLink torus or ring, devices and jobs."""
+
     VIEW = "node"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_flops", "% / TFLOPS"),
@@ -139,9 +140,9 @@ class NodeScreen(DataScreen):
         self.action_open_device()
 
     def action_open_processes(self) -> None:
-        self.app.push_screen(ProcessesScreen(self.instance_id))
+        self.post_message(OpenProcesses(self.instance_id))
 
     def action_open_device(self) -> None:
         key = self.query_one("#device-table", KeyedTable).cursor_key
         if key is not None:
-            self.neuron_app.open_device(self.instance_id, int(key))
+            self.post_message(OpenDevice(self.instance_id, int(key)))
