@@ -13,7 +13,8 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Input
 
 from trnmon.tui.messages import Focus, Frame, WantFocus
 from trnmon.tui.widgets.header import FleetHeader
@@ -25,9 +26,16 @@ class DataScreen(Screen[None]):
     """A view of the latest Frame: header, body (subclasses) and the filter box."""
 
     VIEW = "view"
+    # A view whose panels sit in one scrolling body (Node, Device): PageUp/PageDown/Home/End
+    # scroll that body whichever panel has focus, so they never move an off-screen cursor.
+    SCROLL_BODY: ClassVar[str | None] = None
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "back", "Back", show=False),
+        Binding("pageup", "page('up')", show=False, priority=True),
+        Binding("pagedown", "page('down')", show=False, priority=True),
+        Binding("home", "page('home')", show=False, priority=True),
+        Binding("end", "page('end')", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -73,6 +81,23 @@ class DataScreen(Screen[None]):
         # The stylesheet does the work; this only flips the class (memray's habit).
         size = self.app.size
         self.set_class(size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT, "compact")
+
+    # --- scrolling -----------------------------------------------------------------------
+    def action_page(self, where: str) -> None:
+        """PageUp/PageDown/Home/End: the scrolling body, else the focused table or input."""
+        focused = self.focused
+        if isinstance(focused, Input):
+            if where in ("home", "end"):
+                focused.action_home() if where == "home" else focused.action_end()
+            return
+        if self.SCROLL_BODY is not None:
+            body = self.query_one(self.SCROLL_BODY, VerticalScroll)
+            {"up": body.scroll_page_up, "down": body.scroll_page_down,
+             "home": body.scroll_home, "end": body.scroll_end}[where](animate=False)
+            return
+        if isinstance(focused, DataTable):
+            {"up": focused.action_page_up, "down": focused.action_page_down,
+             "home": focused.action_scroll_top, "end": focused.action_scroll_bottom}[where]()
 
     # --- filter ------------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -69,6 +69,7 @@ class DeviceScreen(DataScreen):
     """One NeuronDevice: cores and engines, history, counters and links."""
 
     VIEW = "device"
+    SCROLL_BODY = "#device-body"
 
     def __init__(self, instance_id: str, device: int) -> None:
         super().__init__()

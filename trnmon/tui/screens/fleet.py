@@ -46,12 +46,22 @@ def problem_score(health: str, throttled: int, utilization: float) -> float:
     return HEALTH_RANK.get(health, 1) * 10 + (5 if throttled else 0) + min(utilization, 1.0)
 # Vital signs first: on an 80-column terminal they stay visible, placement scrolls off.
 COLUMNS = (
-    Column("name", "NAME", 26), Column("util", "UTIL", 5), Column("hbm", "HBM", 5),
-    Column("power", "POWER", 8), Column("temp", "TEMP", 5), Column("health", "HEALTH", 12),
-    Column("jobs", "JOBS", 10), Column("kind", "TYPE", 15), Column("where", "WHERE", 22),
+    # 80 columns: 19+5+5+8+5+11+8 plus padding and the scrollbar fill the 78 inside.
+    Column("name", "NAME", 19), Column("util", "UTIL", 5), Column("hbm", "HBM", 5),
+    Column("power", "POWER", 8), Column("temp", "TEMP", 5), Column("health", "HEALTH", 11),
+    Column("jobs", "JOBS", 8), Column("kind", "TYPE", 15), Column("where", "WHERE", 22),
 )
 # Fleets up to this many nodes open on the node table; bigger ones open grouped by rack.
 NODE_LEVEL_MAX = 400
+
+
+def short_name(level: str, key: str) -> str:
+    """A group's name without the region prefix the whole fleet shares (fits NAME)."""
+    if level == "rack":
+        return key.split("-", 2)[-1]  # use2-az1-dc1-row01-rack01 -> dc1-row01-rack01
+    if level == "ultraserver" and " (no UltraServer)" in key:
+        return key.replace(" (no UltraServer)", "").split("-", 2)[-1] + " (no US)"
+    return key
 
 
 def node_chip_mask(summary: FleetSummary, nodes: Sequence[int]) -> npt.NDArray[np.bool_]:
@@ -172,7 +182,7 @@ class FleetScreen(DataScreen):
         loc = rows[0].location
         parent = loc.availability_zone if self.level != "az" else loc.region
         return (
-            Cell(key, sort=key),
+            Cell(short_name(self.level or "", key), sort=key),
             num(util, f"{util:.0%}", util_style(util)),
             num(hbm, f"{hbm:.0%}", mem_style(hbm)),
             num(power, watts_text(power)),

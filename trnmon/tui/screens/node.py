@@ -11,6 +11,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -50,6 +51,7 @@ class NodeScreen(DataScreen):
     """One instance: core grid, host, NeuronLink torus or ring, devices and jobs."""
 
     VIEW = "node"
+    SCROLL_BODY = "#node-body"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_flops", "% / TFLOPS"),
         Binding("enter", "open_device", "Device", show=False),
@@ -61,6 +63,7 @@ class NodeScreen(DataScreen):
         self.instance_id = instance_id
         self._prev: NodeDetail | None = None
         self._rates: dict[tuple[int, str], float] = {}
+        self._cursor_row: int | None = None
 
     def wanted_focus(self) -> Focus:
         return Focus(node=self.instance_id, history=self.instance_id)
@@ -134,6 +137,17 @@ class NodeScreen(DataScreen):
         grid = self.query_one(CoreGrid)
         grid.flops = not grid.flops
         grid.refresh()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Keep the device under the cursor on screen: the table does not scroll itself,
+        the page does."""
+        if self._cursor_row is None or event.cursor_row == self._cursor_row:
+            self._cursor_row = event.cursor_row  # the first highlight: stay at the top
+            return
+        self._cursor_row = event.cursor_row
+        table, body = event.data_table, self.query_one("#node-body", VerticalScroll)
+        y = table.virtual_region.y + 2 + event.cursor_row  # border + header row
+        body.scroll_to_region(Region(0, y - 1, 1, 3), animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -286,13 +286,15 @@ class HeatmapView(Widget):
         segs = [Segment(f"{lo} ", Style(dim=True))]
         segs += [Segment("█", Style(color=c)) for c in pal[:: max(1, LEVELS // 12)]]
         segs.append(Segment(f" {hi}", Style(dim=True)))
+        short = width < 100  # 80 columns: every state still named, just shorter
         for code in sorted(STATE_GLYPHS):
             cell = self._cell(LEVELS // 2, LEVELS // 2, code, False)
-            segs += [Segment("  "), Segment(cell[0], cell[1]),
-                     Segment(f" {STATE_GLYPHS[code][2]}", Style(dim=True))]
-        segs += [Segment("  "), Segment("▀", Style(color=pal[0], underline=True,
-                                                    overline=True)),
-                 Segment(" selected", Style(dim=True))]
+            word = STATE_GLYPHS[code][2]
+            segs += [Segment(" " if short else "  "), Segment(cell[0], cell[1]),
+                     Segment(word[:5] if short else f" {word}", Style(dim=True))]
+        segs += [Segment(" " if short else "  "),
+                 Segment("▀", Style(color=pal[0], underline=True, overline=True)),
+                 Segment("sel" if short else " selected", Style(dim=True))]
         return Strip(segs).crop(0, width).extend_cell_length(width)
 
     def on_click(self, event: events.Click) -> None:

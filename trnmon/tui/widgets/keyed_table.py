@@ -85,9 +85,10 @@ class KeyedTable(DataTable[Cell]):
                 self.add_row(*cells, key=key)
                 structural = True
                 written += len(cells)
-            elif old != cells:
+            elif old != cells or old[sort_i].sort != cells[sort_i].sort:
+                # A sort value can move while the text stays (HEALTH: "healthy" but busier).
                 for i, (a, b) in enumerate(zip(old, cells, strict=True)):
-                    if a != b:
+                    if a != b or (i == sort_i and a.sort != b.sort):
                         self.update_cell(key, keys[i], b)
                         written += 1
                         resort = resort or i == sort_i
