@@ -291,10 +291,10 @@ class HeatmapView(Widget):
             cell = self._cell(LEVELS // 2, LEVELS // 2, code, False)
             word = STATE_GLYPHS[code][2]
             segs += [Segment(" " if short else "  "), Segment(cell[0], cell[1]),
-                     Segment(word[:5] if short else f" {word}", Style(dim=True))]
+                     Segment(word if short else f" {word}", Style(dim=True))]
         segs += [Segment(" " if short else "  "),
                  Segment("▀", Style(color=pal[0], underline=True, overline=True)),
-                 Segment("sel" if short else " selected", Style(dim=True))]
+                 Segment("selected" if short else " selected", Style(dim=True))]
         return Strip(segs).crop(0, width).extend_cell_length(width)
 
     def on_click(self, event: events.Click) -> None:
