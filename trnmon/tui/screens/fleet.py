@@ -12,15 +12,18 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from trnmon.api.models import HEAT_METRICS, FleetSummary, NodeRow
-from trnmon.tui.messages import ChipClicked, Frame, OpenNode, SettingChanged
+from trnmon.tui.messages import ChipClicked, Focus, Frame, OpenNode, SettingChanged
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.text import (
+    NA,
+    bytes_text,
     celsius_text,
     health_style,
     mem_style,
@@ -28,6 +31,8 @@ from trnmon.tui.text import (
     util_style,
     watts_text,
 )
+from trnmon.tui.widgets.charts import HistoryStrip, Scale, pct, tdp_watts
+from trnmon.tui.widgets.header import age_text
 from trnmon.tui.widgets.heatmap import HeatmapView
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
@@ -53,6 +58,14 @@ COLUMNS = (
 )
 # Fleets up to this many nodes open on the node table; bigger ones open grouped by rack.
 NODE_LEVEL_MAX = 400
+
+
+def dimmed(cell: Cell) -> Cell:
+    """The same cell, dimmed: the source is unreachable, so this is old data."""
+    text = cell.text.copy() if isinstance(cell.text, Text) else Text(cell.text, no_wrap=True,
+                                                                         end="")
+    text.stylize("dim")
+    return Cell(text, "dim", sort=cell.sort)
 
 
 def short_name(level: str, key: str) -> str:
@@ -99,13 +112,18 @@ class FleetScreen(DataScreen):
         self.level: str | None = None  # chosen on the first frame, from the fleet's size
         self.scope: list[tuple[str, str]] = []  # (level, group) drilled into
         self._groups: dict[str, list[int]] = {}
+        self._lost_at: dict[str, float] = {}  # instance id -> sim t first seen lost
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         with Vertical(id="fleet-body"):
             yield KeyedTable(COLUMNS, sort_by="health", reverse=True, id="fleet-table")
+            yield HistoryStrip(id="fleet-history")
             yield HeatmapView(id="heatmap")
         yield from self.compose_footer()
+
+    def wanted_focus(self) -> Focus:
+        return Focus(history="fleet")
 
     @property
     def table(self) -> KeyedTable:
@@ -125,6 +143,13 @@ class FleetScreen(DataScreen):
             if self.level is None:
                 self.level = "node" if len(s.nodes) <= NODE_LEVEL_MAX else "rack"
         rows = [r for r in s.nodes if all(GROUP_OF[lv](r) == g for lv, g in self.scope)]
+        # A lost node's last data ages from the tick it was first seen down.
+        for r in s.nodes:
+            if not r.up or r.health == "lost":
+                self._lost_at.setdefault(r.instance_id, s.t)
+            else:
+                self._lost_at.pop(r.instance_id, None)
+        stale = not frame.status.connected
         group = GROUP_OF[self.level]
         self._groups = {}
         for r in rows:
@@ -132,11 +157,23 @@ class FleetScreen(DataScreen):
         by_node = s.nodes
         cells: dict[str, tuple[Cell, ...]] = {}
         for key, members in self._groups.items():
-            row = (self._node_cells(by_node[members[0]]) if self.level == "node"
-                   else self._group_cells(key, [by_node[n] for n in members]))
+            if self.level == "node":
+                r = by_node[members[0]]
+                lost = self._lost_at.get(r.instance_id)
+                row = self._node_cells(r, None if lost is None else s.t - lost)
+            else:
+                row = self._group_cells(key, [by_node[n] for n in members])
+            if stale:
+                row = tuple(dimmed(c) for c in row)
             if self.matches(*(str(c.text) for c in row)):
                 cells[key] = row
         self.table.sync(cells)
+        if frame.history is not None and frame.history.scope == "fleet":
+            tdp = sum(tdp_watts(r.location.instance_type) for r in s.nodes)
+            self.query_one(HistoryStrip).show(frame.history, {
+                "utilization": Scale(0.0, 1.0, pct),
+                "power_watts": Scale(0.0, tdp, watts_text),
+                "hbm_used_bytes": Scale(0.0, s.totals.hbm_total_bytes, bytes_text)})
         hm = self.heatmap
         hm.set_heatmap(s.heatmap)
         self._highlight_cursor()
@@ -149,10 +186,19 @@ class FleetScreen(DataScreen):
                            f"{hm.chips_per_cell} chip(s)/cell · m: metric")
 
     @staticmethod
-    def _node_cells(r: NodeRow) -> tuple[Cell, ...]:
+    def _node_cells(r: NodeRow, lost_for: float | None = None) -> tuple[Cell, ...]:
         loc = r.location
         hbm = r.hbm_used_bytes / max(r.hbm_total_bytes, 1.0)
         health = r.health if r.up else "down"
+        if lost_for is not None:  # no fresh data: "–" and the age of the last, dimmed
+            health = f"{health} {age_text(lost_for)}"
+            return (Cell(r.instance_id, "dim", sort=r.instance_id),
+                    num(-1, NA, "dim"), num(-1, NA, "dim"), num(-1, NA, "dim"),
+                    num(-1, NA, "dim"),
+                    Cell(health, "bold red", sort=problem_score("down", 0, 0.0)),
+                    Cell(",".join(map(str, r.job_ids)) or "idle", "dim", sort=len(r.job_ids)),
+                    Cell(loc.instance_type, "dim", sort=loc.instance_type),
+                    Cell(loc.ultraserver or loc.rack.rsplit("-", 2)[-1], "dim", sort=loc.rack))
         if r.unhealthy_chips:
             health += f" ({r.unhealthy_chips})"
         return (

@@ -27,6 +27,7 @@ from trnmon.tui.text import (
     util_style,
     watts_text,
 )
+from trnmon.tui.widgets.charts import HistoryStrip, Scale, chip_scales, pct, tdp_watts
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 from trnmon.tui.widgets.node_panels import CoreGrid, HostPanel, TorusView
 
@@ -77,6 +78,7 @@ class NodeScreen(DataScreen):
                 with Vertical(id="node-side"):
                     yield HostPanel(id="host")
                     yield TorusView(id="torus")
+            yield HistoryStrip(id="node-history")
             yield KeyedTable(COLUMNS, sort_by="nd", id="device-table")
             yield Static("", id="node-jobs")
         yield from self.compose_footer()
@@ -101,6 +103,12 @@ class NodeScreen(DataScreen):
         self.query_one(CoreGrid).set_detail(d)
         self.query_one(HostPanel).set_detail(d)
         self.query_one(TorusView).set_detail(d, self._rates)
+        if frame.history is not None and frame.history.scope == self.instance_id:
+            hbm = sum(dev.hbm_total_bytes for dev in d.devices)
+            scales = chip_scales(d.devices[0].chip_name if d.devices else "", hbm)
+            scales.update(utilization=Scale(0.0, 1.0, pct),
+                          power_watts=Scale(0.0, tdp_watts(loc.instance_type), watts_text))
+            self.query_one(HistoryStrip).show(frame.history, scales)
         rows: dict[str, tuple[Cell, ...]] = {}
         for dev in d.devices:
             used = sum(dev.hbm_used_bytes.values())
