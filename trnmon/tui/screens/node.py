@@ -143,8 +143,7 @@ class NodeScreen(DataScreen):
 
     def action_toggle_flops(self) -> None:
         grid = self.query_one(CoreGrid)
-        grid.flops = not grid.flops
-        grid.refresh()
+        grid.flops = not grid.flops  # reactive: the grid redraws itself
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Keep the device under the cursor on screen: the table does not scroll itself,
