@@ -189,7 +189,7 @@ class FleetScreen(DataScreen):
     def _node_cells(r: NodeRow, lost_for: float | None = None) -> tuple[Cell, ...]:
         loc = r.location
         hbm = r.hbm_used_bytes / max(r.hbm_total_bytes, 1.0)
-        health = r.health if r.up else "down"
+        health = r.health if r.up else "lost"
         if lost_for is not None:  # no fresh data: "–" and the age of the last, dimmed
             health = f"{health} {age_text(lost_for)}"
             return (Cell(r.instance_id, "dim", sort=r.instance_id),
@@ -208,8 +208,8 @@ class FleetScreen(DataScreen):
             num(r.power_watts, watts_text(r.power_watts)),
             num(r.temperature_max_celsius, celsius_text(r.temperature_max_celsius),
                 temp_style(r.temperature_max_celsius)),
-            Cell(health, health_style(r.health if r.up else "down"),
-                 sort=problem_score(r.health if r.up else "down", r.throttled_chips,
+            Cell(health, health_style(r.health if r.up else "lost"),
+                 sort=problem_score(r.health if r.up else "lost", r.throttled_chips,
                                     r.utilization)),
             Cell(",".join(map(str, r.job_ids)) or "idle", "" if r.job_ids else "dim",
                  sort=len(r.job_ids)),
