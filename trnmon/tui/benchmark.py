@@ -14,12 +14,16 @@ import asyncio
 import statistics
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 
 from trnmon.api.models import FleetSummary, HistorySeries, NodeDetail
 from trnmon.sources.base import FleetSource, SourceStatus
 from trnmon.sources.embedded import EmbeddedSource
 from trnmon.tui.app import NeuronTopApp
 from trnmon.tui.messages import Focus, Frame, SummaryReady
+from trnmon.tui.screens.fleet import FleetScreen
+from trnmon.tui.screens.node import NodeScreen
 from trnmon.tui.settings import Settings
 
 
@@ -127,6 +131,14 @@ def measure_idle(source: ReplaySource, *, seconds: float = 30.0,
     return result
 
 
+def _is(get: Callable[[], object], want: object) -> bool:
+    return get() == want
+
+
+def _moved(get: Callable[[], object], was: object) -> bool:
+    return get() != was
+
+
 KEY_ACTIONS = ("filter", "group", "sort", "open_node", "back")
 
 
@@ -145,10 +157,15 @@ def measure_keys(source: EmbeddedSource, *, repeat: int = 5,
             def deliver() -> None:
                 app.post_message(SummaryReady(app.poller.fetch(app.poller.focus)))
 
-            async def timed(action: str, *keys: str, frame: bool = False) -> None:
+            async def timed(action: str, key: str, done: Callable[[], bool],
+                            frame: bool = False) -> None:
                 await pilot.pause()
                 t0 = time.perf_counter()
-                await pilot.press(*keys)
+                app.simulate_key(key)
+                # The handlers do their work synchronously: once their effect shows, the
+                # tables are diffed; what is left is the composite, done here at once.
+                while not done():
+                    await asyncio.sleep(0)
                 if frame:  # the new view's data: fetched and drawn before the clock stops
                     n = app.frames_applied
                     deliver()
@@ -157,22 +174,33 @@ def measure_keys(source: EmbeddedSource, *, repeat: int = 5,
                 app.screen._on_timer_update()  # composite the pending screen update now
                 out[action].append((time.perf_counter() - t0) * 1e3)
 
+            def fleet() -> FleetScreen:
+                screen = app.screen
+                assert isinstance(screen, FleetScreen)
+                return screen
+
             deliver()
             while app.frames_applied == 0:
                 await asyncio.sleep(0.01)
             for _ in range(repeat):
                 await pilot.press("slash")
+                typed = ""
                 for ch in "rack0":
-                    await timed("filter", ch)
+                    typed += ch
+                    await timed("filter", ch, partial(_is, lambda: fleet().filter_text, typed))
                 await pilot.press("escape", "escape")
                 for _ in range(4):
-                    await timed("group", "g")
-                await timed("sort", "s")
-            while getattr(app.screen, "level", None) != "node":
+                    level = fleet().level
+                    await timed("group", "g", partial(_moved, lambda: fleet().level, level))
+                sort = fleet().table.sort_by
+                await timed("sort", "s", partial(_moved, lambda: fleet().table.sort_by, sort))
+            while fleet().level != "node":
                 await pilot.press("g")
             for _ in range(repeat):
-                await timed("open_node", "enter", frame=True)
-                await timed("back", "escape")
+                await timed("open_node", "enter", lambda: isinstance(app.screen, NodeScreen),
+                            frame=True)
+                await timed("back", "escape", lambda: isinstance(app.screen, FleetScreen))
+                await pilot.press("down")  # the next node next time
 
     asyncio.run(run())
     return out
