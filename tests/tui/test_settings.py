@@ -13,7 +13,6 @@ from tests.tui.fakes import FakeSource
 from trnmon.tui.screens.fleet import FleetScreen
 from trnmon.tui.settings import Settings, default_path
 from trnmon.tui.widgets.heatmap import HeatmapView
-from trnmon.tui.widgets.keyed_table import KeyedTable
 
 
 def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -43,7 +42,7 @@ def test_choices_are_saved_on_exit_and_restored(tmp_path: Path) -> None:
             assert isinstance(screen, FleetScreen)
             got = {"theme": app.theme, "grouping": screen.level,
                    "metric": screen.query_one(HeatmapView).metric,
-                   "sort": screen.query_one(KeyedTable).sort_by,
+                   "sort": screen.table.sort_by,
                    "interval": app.poller.interval}
             assert got == expect
     asyncio.run(second(Settings.load(path), {

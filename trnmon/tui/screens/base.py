@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from trnmon.tui.messages import Focus, Frame, WantFocus
 from trnmon.tui.widgets.header import FleetHeader
+from trnmon.tui.widgets.virtual_table import VirtualTable
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 120, 34
 
@@ -94,6 +95,10 @@ class DataScreen(Screen[None]):
             body = self.query_one(self.SCROLL_BODY, VerticalScroll)
             {"up": body.scroll_page_up, "down": body.scroll_page_down,
              "home": body.scroll_home, "end": body.scroll_end}[where](animate=False)
+            return
+        if isinstance(focused, VirtualTable):
+            focused.action_edge(where == "end") if where in ("home", "end") else \
+                focused.action_page(1 if where == "down" else -1)
             return
         if isinstance(focused, DataTable):
             {"up": focused.action_page_up, "down": focused.action_page_down,
