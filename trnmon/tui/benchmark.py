@@ -192,8 +192,9 @@ def measure_keys(source: EmbeddedSource, *, repeat: int = 5,
                 for _ in range(4):
                     level = fleet().level
                     await timed("group", "g", partial(_moved, lambda: fleet().level, level))
-                sort = fleet().table.sort_by
-                await timed("sort", "s", partial(_moved, lambda: fleet().table.sort_by, sort))
+                # Done when the rows on screen are ordered by the new column.
+                sort = fleet().drawn_sort
+                await timed("sort", "s", partial(_moved, lambda: fleet().drawn_sort, sort))
             while fleet().level != "node":
                 await pilot.press("g")
             for _ in range(repeat):

@@ -100,6 +100,7 @@ class FleetScreen(DataScreen):
         self._rows: FleetRows | None = None
         self._lost_at: dict[str, float] = {}  # instance id -> sim t first seen lost
         self._tdp = (0, 0.0)
+        self.drawn_sort: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -146,6 +147,7 @@ class FleetScreen(DataScreen):
         t = self.table
         rows = fleet_rows(a, self.level, self.scope, self.filter_text, t.sort_by, t.reverse)
         self._rows = rows
+        self.drawn_sort = (t.sort_by, t.reverse)  # what the rows on screen are ordered by
         stale = not frame.status.connected
 
         def cells(i: int) -> tuple[Cell, ...]:
