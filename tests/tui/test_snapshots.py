@@ -43,7 +43,7 @@ def app_of(pilot: Pilot[None]) -> DrivenApp:
 
 async def ready(pilot: Pilot[None]) -> None:
     app = app_of(pilot)
-    await settle(pilot, lambda: app.frame is not None)
+    await settle(pilot, lambda: app.frame is not None and app.frame.history is not None)
 
 
 def node(kind: str) -> Callable[[Pilot[None]], Awaitable[None]]:
