@@ -75,8 +75,11 @@ SEGMENTS: tuple[HeaderSegment, ...] = (
     HeaderSegment("stale", 100, _stale),
     HeaderSegment("alerts", 95, _s(lambda s: _count("alerts", s.totals.active_faults,
                                                     f"bold reverse {RED}"))),
-    HeaderSegment("source", 60, lambda f, v, n: Text(
-        f.status.text, style=GREEN if f.status.connected else f"bold {RED}")),
+    HeaderSegment("source", 60, lambda f, v, n: Text(f.status.text, style=GREEN)
+                  if f.status.connected else None),
+    # Disconnected, what the source says (unreachable, reconnecting in …) matters most.
+    HeaderSegment("source-down", 96, lambda f, v, n: None if f.status.connected
+                  else Text(f.status.text, style=f"bold {RED}")),
     HeaderSegment("chips", 80, _s(lambda s: Text.assemble(
         "chips ", (f"{s.totals.chips:,}", "bold")))),
     HeaderSegment("unhealthy", 85, _s(lambda s: _count("unhealthy", s.totals.unhealthy_chips,
