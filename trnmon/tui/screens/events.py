@@ -17,9 +17,9 @@ from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
 EVENT_COLUMNS = (Column("seq", "#", 6), Column("time", "TIME (UTC)", 10),
                  Column("sev", "SEVERITY", 9), Column("kind", "KIND", 20),
-                 Column("where", "WHERE", 24), Column("text", "WHAT", 60))
+                 Column("where", "WHERE", 28), Column("text", "WHAT", 60))
 FAULT_COLUMNS = (Column("id", "FAULT", 6), Column("kind", "KIND", 20),
-                 Column("where", "WHERE", 28), Column("since", "SINCE", 10),
+                 Column("where", "WHERE", 34), Column("since", "SINCE", 10),
                  Column("until", "CLEARS", 10), Column("how", "ORIGIN", 9))
 
 

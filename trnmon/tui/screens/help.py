@@ -29,9 +29,10 @@ def key_rows(sources: Iterable[tuple[str, type[object]]]) -> list[tuple[str, str
     rows: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for where, cls in sources:
-        for b in getattr(cls, "BINDINGS", []):
-            if not isinstance(b, Binding) or b.key in ("escape", "enter", "ctrl+c"):
-                continue
+        for b in vars(cls).get("BINDINGS", []):  # its own keys, not inherited ones
+            if (not isinstance(b, Binding) or b.key in ("escape", "enter", "ctrl+c")
+                    or not b.description):
+                continue  # undescribed bindings are covered by EXTRA_KEYS
             key = b.key_display or b.key
             if (where, key) not in seen:
                 seen.add((where, key))
