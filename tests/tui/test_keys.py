@@ -181,6 +181,13 @@ def test_page_keys_and_tab_in_tables() -> None:
         assert t.cursor_row == t.row_count - 1
         await pilot.press("home")
         assert t.cursor_row == 0
+        await pilot.press("right", "right")  # at 80 columns TYPE and WHERE pan into view
+        await pilot.pause()
+        assert t.scroll_offset.x > 0 and "TYPE" in "".join(
+            seg.text for seg in t.render_line(0))
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert t.scroll_offset.x == 0
         await pilot.press("3")
         await settle(pilot, lambda: isinstance(app.screen, EventsScreen))
         first = app.screen.focused

@@ -37,6 +37,7 @@ class VirtualTable(ScrollView, can_focus=True):
         Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
         Binding("home", "edge(0)", show=False), Binding("end", "edge(1)", show=False),
         Binding("enter", "select", show=False),
+        Binding("left", "pan(-8)", show=False), Binding("right", "pan(8)", show=False),
     ]
     cursor_row: reactive[int] = reactive(0, always_update=True)
 
@@ -158,6 +159,10 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def action_edge(self, end: int) -> None:
         self._set_cursor(len(self._keys) - 1 if end else 0)
+
+    def action_pan(self, columns: int) -> None:
+        """←/→: the columns that do not fit (TYPE, WHERE at 80 columns) scroll into view."""
+        self.scroll_to(x=max(0, self.scroll_offset.x + columns), animate=False)
 
     def action_select(self) -> None:
         key = self.cursor_key
