@@ -2,6 +2,9 @@
 
 Runs a headless Textual app (run_test) on the fleet view at 160×50 for `ohio` and
 `ultracluster-40k`. Summaries are produced beforehand so only the UI's work is timed.
+tui.key: keypress to composited screen per action (filter, group, sort, open_node, back);
+tui.idle: CPU of the default view at a 1 s refresh over `--idle-seconds` (default 30),
+fed pre-built summaries so the engine's own CPU is not counted.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from trnmon.tui import benchmark
 
     repeat = args.repeat or 20
-    for preset in PRESETS:
+    for preset in ([args.preset] if getattr(args, "preset", None) else PRESETS):
         progress(f"tui: {preset}")
         cfg = load_config(preset_name=preset, environ={}, overrides={"seed": 1})
         source = EmbeddedSource(cfg)
@@ -37,3 +40,14 @@ def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield {"bench": "tui.refresh", "preset": preset, "chips": summaries[0].totals.chips,
                "median_ms": round(median, 2), "max_ms": round(worst, 2),
                "first_frame_ms": round(first, 1), "rss_mib": round(_rss_mib(), 1)}
+        keys = benchmark.measure_keys(source, repeat=max(3, repeat // 4))
+        for action, ms in keys.items():
+            median, worst = benchmark.summarize(ms)
+            yield {"bench": "tui.key", "preset": preset, "action": action,
+                   "median_ms": round(median, 2), "max_ms": round(worst, 2),
+                   "samples": len(ms), "rss_mib": round(_rss_mib(), 1)}
+        replay = benchmark.ReplaySource(source, summaries[-5:], period=1.0)
+        cpu = benchmark.measure_idle(replay, seconds=args.idle_seconds)
+        yield {"bench": "tui.idle", "preset": preset, "cpu_percent": round(cpu, 1),
+               "seconds": args.idle_seconds, "interval_s": 1.0,
+               "rss_mib": round(_rss_mib(), 1)}
