@@ -4,6 +4,7 @@ fractions, soak determinism, goodput, admission control)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -12,10 +13,12 @@ import numpy as np
 import pytest
 
 from trnmon.config import load_config
+from trnmon.exporter import render_self_metrics
 from trnmon.sim import Engine
 from trnmon.sim.jobmix import FAMILIES
 from trnmon.sim.soak import soak
 from trnmon.sim.workloads import JobSpec
+from trnmon.snapshot import FleetSnapshot
 
 
 def _no_idle_node_with_a_fitting_job(eng: Engine) -> None:
@@ -175,3 +178,24 @@ def test_the_old_overload_no_longer_clogs_ohio() -> None:
     assert all(ln["busy_fraction"] > 0.8 for ln in days[1:]), [ln["busy_fraction"]
                                                                for ln in days]
     assert summary["queue_max"] <= 300 and summary["rejected"] > 0
+
+
+def test_fleet_scheduler_metrics_are_valid_and_agree_with_the_state() -> None:
+    eng = Engine(load_config(preset_name="ohio", environ={}, overrides={"tick_seconds": 60.0}))
+    for _ in range(200):
+        eng.step(devices=False)
+    text = render_self_metrics(FleetSnapshot.capture(eng))
+    st = eng.sim.sched
+    assert f"neuron_fleet_queue_wait_seconds_count {st.placements}\n" in text
+    assert f'neuron_fleet_queue_wait_seconds_bucket{{le="+Inf"}} {st.placements}\n' in text
+    assert f"neuron_fleet_placements_total {st.placements}\n" in text and st.placements > 0
+    queued = {f: sum(p.spec.instance_family == f for p in eng.scheduler.queue)
+              for f in FAMILIES}
+    for f, n in queued.items():
+        assert f'neuron_fleet_queue_jobs{{instance_family="{f}"}} {n}\n' in text
+    assert "neuron_fleet_effective_training_time_ratio 0." in text
+    promtool = shutil.which("promtool")
+    assert promtool is not None
+    check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                           capture_output=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
