@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from trnmon.api.views import job_model
 from trnmon.config import load_config
 from trnmon.exporter import render_self_metrics
 from trnmon.sim import Engine
 from trnmon.sim.jobmix import FAMILIES
+from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.soak import soak
 from trnmon.sim.workloads import JobSpec
 from trnmon.snapshot import FleetSnapshot
@@ -199,3 +201,20 @@ def test_fleet_scheduler_metrics_are_valid_and_agree_with_the_state() -> None:
     check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
                            capture_output=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_jobs_api_and_snapshot_carry_goodput_per_job() -> None:
+    eng = Engine(load_config(preset_name="ohio", environ={}, overrides={"tick_seconds": 60.0}))
+    for _ in range(120):
+        eng.step(devices=False)
+    snap = FleetSnapshot.capture(eng)
+    models = [job_model(j) for j in snap.jobs]
+    assert models and all(list(m.goodput_seconds) == list(GOODPUT_STATES) for m in models)
+    for j, m in zip(snap.jobs, models, strict=True):
+        slot = next(s for s, r in eng.jobs.records.items() if r.job_id == j.job_id)
+        gp = eng.jobs.job_goodput(slot)
+        assert m.goodput_seconds == gp.as_dict()
+        assert m.effective_training_time == gp.effective
+    # Jobs placed during the run held their nodes for 2 hours at most, minus queue time.
+    assert max(m.goodput_seconds["productive"] + m.goodput_seconds["loading"]
+               + m.goodput_seconds["checkpoint"] for m in models) <= 7200.0
