@@ -16,7 +16,12 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
-from trnmon.sim.arrivals import fixed_rates, target_rates, update_average
+from trnmon.sim.arrivals import (
+    fixed_rates,
+    pool_mean_node_seconds,
+    target_rates,
+    update_average,
+)
 from trnmon.sim.cells import Cell
 from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
 from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
@@ -99,6 +104,12 @@ class Scheduler:
         self.pools = [[Pool(f, int((self.node_fam[c.node_lo:c.node_hi] == i).sum()),
                             (c.us_hi - c.us_lo) if f == "trn2" else 0)
                        for i, f in enumerate(FAMILIES)] for c in cells]
+        # Each family's mean job node-seconds, estimated now rather than in the first tick
+        # (a daemon's first tick must not take a second).
+        for pools in self.pools:
+            for pool in pools:
+                if pool.nodes and config.workload.arrivals_per_hour is None:
+                    pool_mean_node_seconds(config.workload, pool)
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
         self.placed_slots: list[int] = []  # slots placed since the engine last looked
         self.now = 0.0  # simulated time of the current tick (the engine sets it)
