@@ -401,22 +401,36 @@ class Scheduler:
         head_blocked = False
         shadow = math.inf
         reserved = np.zeros_like(avail)
+        # Masks only shrink during a pass, so a shape (gang or not, nodes) that did not fit
+        # a mask fits no later one, nor does anything larger: skip those picks.
+        too_big: dict[tuple[bool, bool], int] = {}
+
+        def pick(spec: JobSpec, mask: npt.NDArray[np.bool_],
+                 unreserved: bool) -> npt.NDArray[np.intp] | None:
+            key = (spec.ultraserver, unreserved)
+            if spec.nodes >= too_big.get(key, 1 << 30):
+                return None
+            nodes = self._pick(spec, mask, cell)
+            if nodes is None:
+                too_big[key] = spec.nodes
+            return nodes
+
         for p in order:
             if n_free == 0:
                 break
             if p.spec.nodes > n_free and head_blocked:
                 continue
             if not head_blocked:
-                nodes = self._pick(p.spec, avail, cell)
+                nodes = pick(p.spec, avail, False)
                 if nodes is None:
                     head_blocked = True
                     shadow, reserved = self._reservation(p.spec, cell, avail, fam, now)
                     continue
             else:
                 ends = now + max(0.0, p.spec.duration_s - p.elapsed) + LOAD_S
-                nodes = self._pick(p.spec, avail & ~reserved, cell)
+                nodes = pick(p.spec, avail & ~reserved, True)
                 if nodes is None and ends <= shadow:
-                    nodes = self._pick(p.spec, avail, cell)
+                    nodes = pick(p.spec, avail, False)
                 if nodes is None:
                     continue
             self.try_place(p, now, cell, nodes)
