@@ -157,7 +157,7 @@ def test_a_crash_turns_work_since_checkpoint_into_lost_time() -> None:
     assert pending.goodput.lost == pytest.approx(since)
     assert pending.goodput.productive == pytest.approx(gp.productive - since)
     totals = eng.sim.sched.goodput
-    assert totals[0, 3] == pytest.approx(since * eng.jobs.chips[slot])
+    assert totals[0, 0, 3] == pytest.approx(since * eng.jobs.chips[slot])
     assert eng.sim.sched.interruptions == {"hbm_ecc_uncorrected": 1}
     eng.clear(next(iter(eng.faults.active)))
     for _ in range(3):
