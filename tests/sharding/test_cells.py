@@ -56,6 +56,9 @@ def assert_slice_equal(full: Engine, shard: Engine) -> int:
             want = arr[n0:n1]
         elif arr.shape[:1] == (full.jobs.capacity + 1,):
             want = np.concatenate([arr[n0:n1], arr[-1:]])
+        elif arr.shape[:1] == (len(full.cells),):  # per-cell scheduler state (issue 13)
+            k0 = shard.cells[0].index - full.cells[0].index
+            want = arr[k0:k0 + len(shard.cells)]
         else:
             want = arr
         if key in SLOT_VALUED:

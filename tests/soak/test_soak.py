@@ -4,6 +4,7 @@ fractions, soak determinism, goodput, admission control)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -11,11 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from trnmon.api.views import job_model
 from trnmon.config import load_config
+from trnmon.exporter import render_self_metrics
 from trnmon.sim import Engine, taxonomy
 from trnmon.sim.jobmix import FAMILIES
+from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.soak import soak
 from trnmon.sim.workloads import JobSpec
+from trnmon.snapshot import FleetSnapshot
 
 
 def _no_idle_node_with_a_fitting_job(eng: Engine) -> None:
@@ -156,7 +161,7 @@ def test_a_crash_turns_work_since_checkpoint_into_lost_time() -> None:
     assert pending.goodput.lost == pytest.approx(since)
     assert pending.goodput.productive == pytest.approx(gp.productive - since)
     totals = eng.sim.sched.goodput
-    assert totals[0, 3] == pytest.approx(since * eng.jobs.chips[slot])
+    assert totals[0, 0, 3] == pytest.approx(since * eng.jobs.chips[slot])
     assert eng.sim.sched.interruptions == {"hbm": 1}
     eng.clear(next(iter(eng.faults.active)))
     for _ in range(3):
@@ -179,3 +184,41 @@ def test_the_old_overload_no_longer_clogs_ohio() -> None:
     assert all(ln["busy_fraction"] > 0.8 for ln in days[1:]), [ln["busy_fraction"]
                                                                for ln in days]
     assert summary["queue_max"] <= 300 and summary["rejected"] > 0
+
+
+def test_fleet_scheduler_metrics_are_valid_and_agree_with_the_state() -> None:
+    eng = Engine(load_config(preset_name="ohio", environ={}, overrides={"tick_seconds": 60.0}))
+    for _ in range(200):
+        eng.step(devices=False)
+    text = render_self_metrics(FleetSnapshot.capture(eng))
+    st = eng.sim.sched
+    assert f"neuron_fleet_queue_wait_seconds_count {st.placements}\n" in text
+    assert f'neuron_fleet_queue_wait_seconds_bucket{{le="+Inf"}} {st.placements}\n' in text
+    assert f"neuron_fleet_placements_total {st.placements}\n" in text and st.placements > 0
+    queued = {f: sum(p.spec.instance_family == f for p in eng.scheduler.queue)
+              for f in FAMILIES}
+    for f, n in queued.items():
+        assert f'neuron_fleet_queue_jobs{{instance_family="{f}"}} {n}\n' in text
+    assert "neuron_fleet_effective_training_time_ratio 0." in text
+    promtool = shutil.which("promtool")
+    assert promtool is not None
+    check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                           capture_output=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_jobs_api_and_snapshot_carry_goodput_per_job() -> None:
+    eng = Engine(load_config(preset_name="ohio", environ={}, overrides={"tick_seconds": 60.0}))
+    for _ in range(120):
+        eng.step(devices=False)
+    snap = FleetSnapshot.capture(eng)
+    models = [job_model(j) for j in snap.jobs]
+    assert models and all(list(m.goodput_seconds) == list(GOODPUT_STATES) for m in models)
+    for j, m in zip(snap.jobs, models, strict=True):
+        slot = next(s for s, r in eng.jobs.records.items() if r.job_id == j.job_id)
+        gp = eng.jobs.job_goodput(slot)
+        assert m.goodput_seconds == gp.as_dict()
+        assert m.effective_training_time == gp.effective
+    # Jobs placed during the run held their nodes for 2 hours at most, minus queue time.
+    assert max(m.goodput_seconds["productive"] + m.goodput_seconds["loading"]
+               + m.goodput_seconds["checkpoint"] for m in models) <= 7200.0

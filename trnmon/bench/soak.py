@@ -14,7 +14,7 @@ from typing import Any
 from trnmon.config import load_config
 from trnmon.sim.soak import soak
 
-DEFAULT_DAYS = {"ohio": 10, "ultracluster-40k": 2}
+DEFAULT_DAYS = {"ohio": 20, "ultracluster-40k": 5}  # long enough to amortize the build
 TICK_S = 60.0
 
 

@@ -200,7 +200,7 @@ class Engine:
         jitter = self._jitter()
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
-        jobs.accrue_goodput(self.sim.sched.goodput, dt)
+        jobs.accrue_goodput(self.sim.sched.goodput, sched.node_cell, dt)
         self._set_ambient()
         if devices:
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,

@@ -64,19 +64,23 @@ class Goodput:
         return Goodput(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
 
 
-def fleet_totals() -> npt.NDArray[np.float64]:
-    """Zeroed fleet totals: (training, serving) x GOODPUT_STATES chip-seconds."""
-    return np.zeros((2, len(GOODPUT_STATES)), dtype=np.float64)
+def fleet_totals(cells: int) -> npt.NDArray[np.float64]:
+    """Zeroed fleet totals: per scheduling cell (so a shard holds its cells' rows),
+    (training, serving) x GOODPUT_STATES chip-seconds."""
+    return np.zeros((cells, 2, len(GOODPUT_STATES)), dtype=np.float64)
 
 
 def effective_training_time(totals: npt.NDArray[np.float64]) -> float:
-    """productive / allocated chip-seconds of training jobs (1.0 with none allocated)."""
-    allocated = float(totals[TRAINING, ALLOCATED].sum())
-    return float(totals[TRAINING, P]) / allocated if allocated > 0 else 1.0
+    """productive / allocated chip-seconds of training jobs (1.0 with none allocated);
+    `totals` is (..., 2, len(GOODPUT_STATES)), summed over its leading axes."""
+    t = totals.reshape(-1, 2, len(GOODPUT_STATES)).sum(axis=0)
+    allocated = float(t[TRAINING, ALLOCATED].sum())
+    return float(t[TRAINING, P]) / allocated if allocated > 0 else 1.0
 
 
 def add_wait(totals: npt.NDArray[np.float64], kind: JobKind, chips: int, seconds: float,
              requeued: bool) -> None:
-    """A job left the queue after `seconds`: chip-seconds of queue (or requeue) time."""
+    """A job left the queue after `seconds`: chip-seconds of queue (or requeue) time
+    (`totals`: its cell's (2, len(GOODPUT_STATES)) row)."""
     row = TRAINING if kind.training else SERVING
     totals[row, REQUEUE if requeued else QUEUE] += seconds * chips

@@ -233,10 +233,12 @@ class JobTable:
         return rec
 
     # --- goodput -----------------------------------------------------------------------
-    def accrue_goodput(self, totals: F64, dt: float) -> None:
+    def accrue_goodput(self, totals: F64, slot_cell: npt.NDArray[np.int32],
+                       dt: float) -> None:
         """Add the tick just advanced to every live job's goodput columns and to the fleet
-        totals ((training, serving) x GOODPUT_STATES chip-seconds), as the job tick saw
-        it: productive if the job progressed, else checkpoint, loading or (stalled) lost."""
+        totals ((cells, training/serving, GOODPUT_STATES) chip-seconds; slot i belongs to
+        cell `slot_cell[i]`), as the job tick saw it: productive if the job progressed,
+        else checkpoint, loading or (stalled) lost."""
         n = self.capacity
         state = self.state[:n]
         chips = self.chips[:n]
@@ -253,10 +255,9 @@ class JobTable:
             if not mask.any():
                 continue
             col[:n][mask] += dt
-            held = chips[mask] * dt
-            train = training[mask]
-            totals[TRAINING, cat] += float(held[train].sum())
-            totals[SERVING, cat] += float(held[~train].sum())
+            row = slot_cell[:n][mask] * 2 + np.where(training[mask], TRAINING, SERVING)
+            totals[:, :, cat] += np.bincount(row, weights=chips[mask] * dt,
+                                             minlength=totals.shape[0] * 2).reshape(-1, 2)
 
     def run_goodput(self, slot: int) -> Goodput:
         """The current run's seconds of the job in `slot`."""

@@ -16,7 +16,12 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
-from trnmon.sim.arrivals import fixed_rates, target_rates, update_average
+from trnmon.sim.arrivals import (
+    fixed_rates,
+    pool_mean_node_seconds,
+    target_rates,
+    update_average,
+)
 from trnmon.sim.cells import Cell
 from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
 from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
@@ -82,8 +87,8 @@ class Scheduler:
             node_job=np.full(topo.n_nodes, -1, dtype=np.int32),
             node_usable=np.ones(topo.n_nodes, dtype=np.bool_),
             queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells],
-            goodput=fleet_totals(), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
-            wait_hist=np.zeros(len(WAIT_BUCKETS_S) + 1))
+            goodput=fleet_totals(len(cells)), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
+            wait_hist=np.zeros((len(cells), len(WAIT_BUCKETS_S) + 1)))
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
@@ -99,6 +104,12 @@ class Scheduler:
         self.pools = [[Pool(f, int((self.node_fam[c.node_lo:c.node_hi] == i).sum()),
                             (c.us_hi - c.us_lo) if f == "trn2" else 0)
                        for i, f in enumerate(FAMILIES)] for c in cells]
+        # Each family's mean job node-seconds, estimated now rather than in the first tick
+        # (a daemon's first tick must not take a second).
+        for pools in self.pools:
+            for pool in pools:
+                if pool.nodes and config.workload.arrivals_per_hour is None:
+                    pool_mean_node_seconds(config.workload, pool)
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
         self.placed_slots: list[int] = []  # slots placed since the engine last looked
         self.now = 0.0  # simulated time of the current tick (the engine sets it)
@@ -353,8 +364,8 @@ class Scheduler:
         st = self.sched_state
         st.placements += 1
         st.wait_sum += wait
-        st.wait_hist[int(np.searchsorted(WAIT_BUCKETS_S, wait))] += 1
-        add_wait(st.goodput, p.spec.job_kind, chips, wait, requeued=p.restarts > 0)
+        st.wait_hist[cell, int(np.searchsorted(WAIT_BUCKETS_S, wait))] += 1
+        add_wait(st.goodput[cell], p.spec.job_kind, chips, wait, requeued=p.restarts > 0)
         self.wait_log.append(wait)
         verb = "restarted" if p.restarts else "started"
         self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
@@ -390,22 +401,36 @@ class Scheduler:
         head_blocked = False
         shadow = math.inf
         reserved = np.zeros_like(avail)
+        # Masks only shrink during a pass, so a shape (gang or not, nodes) that did not fit
+        # a mask fits no later one, nor does anything larger: skip those picks.
+        too_big: dict[tuple[bool, bool], int] = {}
+
+        def pick(spec: JobSpec, mask: npt.NDArray[np.bool_],
+                 unreserved: bool) -> npt.NDArray[np.intp] | None:
+            key = (spec.ultraserver, unreserved)
+            if spec.nodes >= too_big.get(key, 1 << 30):
+                return None
+            nodes = self._pick(spec, mask, cell)
+            if nodes is None:
+                too_big[key] = spec.nodes
+            return nodes
+
         for p in order:
             if n_free == 0:
                 break
             if p.spec.nodes > n_free and head_blocked:
                 continue
             if not head_blocked:
-                nodes = self._pick(p.spec, avail, cell)
+                nodes = pick(p.spec, avail, False)
                 if nodes is None:
                     head_blocked = True
                     shadow, reserved = self._reservation(p.spec, cell, avail, fam, now)
                     continue
             else:
                 ends = now + max(0.0, p.spec.duration_s - p.elapsed) + LOAD_S
-                nodes = self._pick(p.spec, avail & ~reserved, cell)
+                nodes = pick(p.spec, avail & ~reserved, True)
                 if nodes is None and ends <= shadow:
-                    nodes = self._pick(p.spec, avail, cell)
+                    nodes = pick(p.spec, avail, False)
                 if nodes is None:
                     continue
             self.try_place(p, now, cell, nodes)
@@ -468,7 +493,7 @@ class Scheduler:
         to resume from that checkpoint."""
         jobs = self.jobs
         st = self.sched_state
-        jobs.lose_since_checkpoint(slot, st.goodput)
+        jobs.lose_since_checkpoint(slot, st.goodput[int(self.node_cell[slot])])
         goodput = jobs.job_goodput(slot)
         resume = float(jobs.checkpoint_step[slot])
         elapsed = float(jobs.elapsed[slot])

@@ -72,9 +72,10 @@ class SchedulerState:
     node_usable: B  # (N,) up and no failed chip
     queues: list[deque[Any]]
     next_job_ids: list[int]  # per cell
-    goodput: F64  # (2, 6) chip-seconds: (training, serving) x rules.GOODPUT_STATES
+    # Per scheduling cell (first axis), so a shard's rows are its cells' rows:
+    goodput: F64  # (cells, 2, 6) chip-seconds: (training, serving) x rules.GOODPUT_STATES
     alloc_avg: F64  # (cells, 3) allocated share per family (jobmix.FAMILIES), averaged
-    wait_hist: F64  # (len(WAIT_BUCKETS_S) + 1,) queue waits of placed jobs, by bucket
+    wait_hist: F64  # (cells, len(WAIT_BUCKETS_S) + 1) queue waits of placed jobs by bucket
     completed: int = 0
     failed: int = 0
     rejected: int = 0  # arrivals turned away by admission control (queue full)

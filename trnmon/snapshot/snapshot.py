@@ -171,9 +171,10 @@ class FleetSnapshot:
                 by_family[p.spec.instance_family] += 1
         sched = SchedulerView(
             queue_by_family=tuple(by_family.items()), rejected=sst.rejected,
-            placements=sst.placements, wait_hist=tuple(float(x) for x in sst.wait_hist),
+            placements=sst.placements,
+            wait_hist=tuple(float(x) for x in sst.wait_hist.sum(axis=0)),
             wait_sum=sst.wait_sum, goodput=tuple(tuple(float(x) for x in row)
-                                                 for row in sst.goodput),
+                                                 for row in sst.goodput.sum(axis=0)),
             interruptions=tuple(sorted(sst.interruptions.items())))
         return cls(topology=topo, scheduler=sched, tick=clock.tick, t=clock.t,
                    wall_time=eng.wall_time,
