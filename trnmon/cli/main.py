@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 
 from trnmon.cli import (
     bench,
+    calibrate,
     config,
     control,
     daemon,
     dashboards,
+    estimate,
     exporter,
     ls,
     metrics,
@@ -22,7 +24,8 @@ from trnmon.errors import run_main
 Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order `trnmon --help` lists them in.
-COMMANDS = (ls, config, daemon, control, metrics, monitor, exporter, dashboards, bench)
+COMMANDS = (ls, config, daemon, control, metrics, monitor, exporter, dashboards, estimate,
+            calibrate, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,6 +71,8 @@ class ChipSpec(Frozen):
         return self.bf16_tflops * 1e12 / self.physical_cores
 
 
+TRN2_BF16_TFLOPS = 667.0  # trainium2.rst; trn2-arch.rst 10.7 PF per 16 chips
+
 TRAINIUM2 = ChipSpec(
     kind=ChipKind.TRAINIUM2,
     name="Trainium2",
@@ -80,12 +82,15 @@ TRAINIUM2 = ChipSpec(
     physical_cores=8,  # §2.1
     supports_lnc=True,  # §3
     engines=(  # §2.1 per-core figures and clocks
-        EngineSpec(name="tensor", clock_ghz=2.4, peak_tflops=79.0),
+        # neuron-core-v3.rst says 79 BF16 TFLOPS per Tensor Engine (x 8 = 632), the chip
+        # page 667 (trainium2.rst) and the instance page 10.7 PF = 16 x 667 (trn2-arch.rst).
+        # Two sources agree on 667, so the engine carries 667 / 8 = 83.375.
+        EngineSpec(name="tensor", clock_ghz=2.4, peak_tflops=TRN2_BF16_TFLOPS / 8),
         EngineSpec(name="vector", clock_ghz=0.96, peak_tflops=1.0),
         EngineSpec(name="scalar", clock_ghz=1.2, peak_tflops=1.2),
         EngineSpec(name="gpsimd", clock_ghz=1.2, peak_tflops=0.5),  # placeholder
     ),
-    bf16_tflops=667.0,  # §2.1
+    bf16_tflops=TRN2_BF16_TFLOPS,  # §2.1
     fp8_tflops=1299.0,  # §2.1
     fp32_tflops=181.0,  # §2.1
     hbm_bytes=96 * GIB,  # §2.1, §4.2 (103079215104)
@@ -103,9 +108,11 @@ TRAINIUM2 = ChipSpec(
 )
 
 _NC_V2_ENGINES = (
-    EngineSpec(name="tensor", clock_ghz=2.8, peak_tflops=95.0),  # 190/2 per core (§2.4)
-    EngineSpec(name="vector", clock_ghz=1.4, peak_tflops=1.0),  # placeholder
-    EngineSpec(name="scalar", clock_ghz=1.4, peak_tflops=1.0),  # placeholder
+    # 190/2 per core (§2.4); neuron-core-v2.rst: "over 90 TFLOPS" per Tensor Engine.
+    EngineSpec(name="tensor", clock_ghz=2.8, peak_tflops=95.0),
+    # neuron-core-v2.rst: Vector Engine 2.3 and Scalar Engine 2.9 FP32 TFLOPS (published).
+    EngineSpec(name="vector", clock_ghz=1.4, peak_tflops=2.3),  # clock: placeholder
+    EngineSpec(name="scalar", clock_ghz=1.4, peak_tflops=2.9),  # clock: placeholder
     EngineSpec(name="gpsimd", clock_ghz=1.4, peak_tflops=0.5),  # placeholder
 )
 
@@ -122,10 +129,13 @@ TRAINIUM1 = ChipSpec(
     fp8_tflops=190.0,  # §2.4 (cFP8)
     fp32_tflops=47.5,  # §2.4
     hbm_bytes=32 * GIB,  # §2.4
-    hbm_stacks=2,  # placeholder
+    hbm_stacks=2,  # trainium.rst chip diagram: two HBM stacks
     hbm_bandwidth=820 * GIB,  # §2.4 (820 GiB/s)
     neuronlink_version="v2",
-    neuronlink_bandwidth=384 * GB,  # placeholder: per-chip NeuronLink-v2 not in reference
+    # trn1-arch.rst instance table: NeuronLink-v2 384 GiB/s per chip on trn1.32xlarge
+    # (768 on trn1n.32xlarge; the column's header is missing at 81ce03ae, the units match
+    # inf2-arch.rst's "NeuronLink-v2 chip-to-chip (GiB/sec/chip)").
+    neuronlink_bandwidth=384 * GIB,
     sbuf_bytes_per_core=24 * (1 << 20),  # placeholder
     idle_watts=60.0,  # placeholder
     max_watts=210.0,  # placeholder
@@ -148,10 +158,10 @@ INFERENTIA2 = ChipSpec(
     fp8_tflops=190.0,
     fp32_tflops=47.5,  # §2.4
     hbm_bytes=32 * GIB,  # §2.4
-    hbm_stacks=2,  # placeholder
+    hbm_stacks=2,  # inferentia2.rst chip diagram: two HBM stacks
     hbm_bandwidth=820 * GIB,  # §2.4
     neuronlink_version="v2",
-    neuronlink_bandwidth=192 * GB,  # placeholder
+    neuronlink_bandwidth=192 * GIB,  # inf2-arch.rst: NeuronLink-v2 192 GiB/s per chip
     sbuf_bytes_per_core=24 * (1 << 20),  # placeholder
     idle_watts=40.0,  # placeholder
     max_watts=130.0,  # placeholder
@@ -225,8 +235,8 @@ INF2 = InstanceType(
     name="inf2.48xlarge",
     chip=ChipKind.INFERENTIA2,
     chips=12,  # §2.4
-    vcpus=192,  # §2.4 (secondary source)
-    host_memory_bytes=768 * GIB,  # §2.4 (secondary source)
+    vcpus=192,  # inf2-arch.rst instance table
+    host_memory_bytes=768 * GIB,  # inf2-arch.rst instance table
     efa_ports=0,  # inf2 has no EFA; its 100 Gbps ENA is not modelled
     efa_bandwidth=0.0,
     link_topology=LinkTopology.RING,
