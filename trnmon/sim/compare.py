@@ -32,7 +32,7 @@ from trnmon.hw.models import ModelArch
 from trnmon.sim import perf
 from trnmon.sim.cost import SECONDS_PER_HOUR, Rate, job_cost, tokens_per_dollar
 from trnmon.sim.jobs import HANG_WATCHDOG_S, LOAD_S
-from trnmon.sim.placement import PerfError, make_placement
+from trnmon.sim.placement import Dtype, PerfError, make_placement
 from trnmon.sim.taxonomy import CAUSES, Effect
 
 DEFAULT_NODES: tuple[int, ...] = (8, 16, 32, 64)
@@ -135,7 +135,7 @@ def order(cands: list[Candidate]) -> list[Candidate]:
 def compare_train(arch: ModelArch, types: list[InstanceType], rates: dict[str, Rate],
                   fail: FailureModel, *, train_tokens: float, nodes: tuple[int, ...],
                   lnc: int, seq_len: int, global_batch: int,
-                  dtype: perf.Dtype = "bf16") -> list[Candidate]:
+                  dtype: Dtype = "bf16") -> list[Candidate]:
     """Every (type, nodes, tp, pp) training configuration, costed; see `order`."""
     out: list[Candidate] = []
     for itype in types:
@@ -201,7 +201,7 @@ def _price_train(c: Candidate, est: perf.TrainEstimate, chips: int, chip_hbm: in
 def compare_serve(arch: ModelArch, types: list[InstanceType], rates: dict[str, Rate],
                   fail: FailureModel, *, rate_rps: float, input_len: int, output_len: int,
                   lnc: int, hours: float, batches: tuple[int, ...] = SERVE_BATCHES,
-                  dtype: perf.Dtype = "bf16") -> list[Candidate]:
+                  dtype: Dtype = "bf16") -> list[Candidate]:
     """Every (type, tp, batch) deployment sized to serve `rate_rps` requests per second
     for `hours`; `time_s` is one request's latency (TTFT + output x ITL)."""
     out: list[Candidate] = []

@@ -16,6 +16,7 @@ a counter of a 500,000-chip fleet stays exact to the cent for centuries of emula
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
@@ -83,29 +84,34 @@ def resolve_rate(pricing: PricingConfig, instance_type: str) -> Rate:
     return Rate(instance_type, od * (1.0 - discount), pricing.currency, basis, placeholder)
 
 
-def resolve_rates(pricing: PricingConfig) -> dict[str, Rate]:
-    """Rates of every emulated instance type (trnmon/hw/catalog.py), by name.
+def resolve_rates(pricing: PricingConfig,
+                  only: Collection[str] | None = None) -> dict[str, Rate]:
+    """Rates by name of every emulated instance type (trnmon/hw/catalog.py), or of `only`
+    (the types a fleet has: a fleet in another currency prices just those).
 
     Overrides that name a type the catalog does not emulate are priced too (a fleet file
     may be shared with real hosts' tooling), but nothing here costs them.
     """
-    names = [t.name for t in INSTANCE_TYPES]
+    emulated = [t.name for t in INSTANCE_TYPES]
+    names = list(emulated if only is None else only)
     for table in (pricing.on_demand, pricing.capacity_block, pricing.discounts):
         names += [n for n in table if n not in names]
     out: dict[str, Rate] = {}
     for name in names:
         if name in PRICE_BY_TYPE or name in pricing.on_demand or name in pricing.capacity_block:
             out[name] = resolve_rate(pricing, name)
-        elif name not in {t.name for t in INSTANCE_TYPES}:
+        elif name not in emulated:
             raise ConfigError(f"config error: pricing.discounts: {name} has no on-demand "
                               f"price to discount; set pricing.on_demand.\"{name}\"")
     return out
 
 
-def node_rates(pricing: PricingConfig) -> F64:
-    """Per-hour rate per index of `INSTANCE_TYPES` (the topology's `node_type` codes)."""
-    rates = resolve_rates(pricing)
-    return np.array([rates[t.name].per_hour for t in INSTANCE_TYPES], dtype=np.float64)
+def node_rates(pricing: PricingConfig, only: Collection[str] | None = None) -> F64:
+    """Per-hour rate per index of `INSTANCE_TYPES` (the topology's `node_type` codes);
+    0 for types outside `only`."""
+    rates = resolve_rates(pricing, only)
+    return np.array([rates[t.name].per_hour if t.name in rates else 0.0
+                     for t in INSTANCE_TYPES], dtype=np.float64)
 
 
 # --- jobs --------------------------------------------------------------------------------
