@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import preset_config
 from trnmon.hw.catalog import CHIPS
 from trnmon.sim import Engine, FaultKind, Health
-from trnmon.sim.jobs import JobState
+from trnmon.sim.rules import JobState
 from trnmon.sim.state import ECC_EVENTS
 from trnmon.snapshot import FleetSnapshot
 
@@ -18,6 +18,7 @@ COUNTERS = ("energy_j", "ecc", "exec_status", "exec_errors", "link_tx_bytes", "l
             "efa_tx_bytes", "efa_rx_bytes")
 
 
+@pytest.mark.slow  # thousands of ticks
 def test_invariants_over_thousands_of_ticks() -> None:
     cfg = preset_config("ohio", seed=3, faults={"rate_multiplier": 2000.0},
                         workload={"arrivals_per_hour": 40.0, "mean_job_hours": 1.0})

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts real daemons
+
 
 def cli(d: Any, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trnmon", *args, "--url", d.url,

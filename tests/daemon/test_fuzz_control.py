@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from tests.conftest_daemon import DaemonProcess
 
+pytestmark = pytest.mark.slow  # starts a real daemon
+
 ENDPOINTS = [("POST", "/api/v1/faults"), ("POST", "/api/v1/jobs"),
              ("POST", "/api/v1/control/pause"), ("POST", "/api/v1/control/resume"),
              ("PUT", "/api/v1/control/speed")]

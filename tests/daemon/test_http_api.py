@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest_daemon import DaemonProcess
 
+pytestmark = pytest.mark.slow  # starts a real daemon
+
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Any:

@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts, signals and kills real daemons
+
 COUNTER = re.compile(rb"^neuron_device_energy_joules_total\{[^}]*\} (\S+)$", re.M)
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts a daemon and a real Prometheus
+
 
 def test_prometheus_scrapes_every_node_via_sd(daemon_factory: Any,
                                               prometheus_factory: Any) -> None:

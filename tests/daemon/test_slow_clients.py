@@ -7,6 +7,10 @@ import socket
 import time
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts a real daemon
+
 
 def gauge(d: Any, name: str) -> float:
     _, _, body = d.request("GET", "/metrics")

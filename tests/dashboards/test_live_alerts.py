@@ -24,6 +24,8 @@ from tests.conftest_prometheus import PROMETHEUS, Prometheus
 from trnmon.dashboards import files, rules
 from trnmon.dashboards.yamltext import dump
 
+pytestmark = pytest.mark.slow  # starts a daemon, Prometheus and Alertmanager
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 100.0
 HEALTHY_WALL_S = 25.0  # > the longest scaled `for:` (30m / SPEED = 18 s)

@@ -13,7 +13,7 @@ from tests.exporter.fleets import INF2, TRN1, TRN2U
 from trnmon.exporter.catalog import BY_NAME, CATALOG, HEALTH_STATES, LINK_STATES
 from trnmon.exporter.render import NodeRenderer
 from trnmon.hw.catalog import ENGINES
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,

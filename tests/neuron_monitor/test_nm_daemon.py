@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest_daemon import DaemonProcess
 from trnmon.neuron_monitor.feed import Ingest
+
+pytestmark = pytest.mark.slow  # starts a real daemon
 
 
 def test_daemon_route_and_monitor_connect(tmp_path: Path) -> None:

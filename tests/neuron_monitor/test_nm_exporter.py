@@ -103,6 +103,7 @@ def trnmon(*args: str) -> list[str]:
     return [sys.executable, "-m", "trnmon", *args]
 
 
+@pytest.mark.slow  # starts the exporter process
 def test_bad_listen_and_missing_flag_are_one_line() -> None:
     for args in (["--neuron-monitor", "-", "--listen", "nope"], []):
         r = subprocess.run(trnmon("exporter", *args), capture_output=True, text=True,
@@ -120,6 +121,7 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.slow  # starts the exporter and a real Prometheus
 def test_aws_dashboard_queries_return_data(tmp_path: Path) -> None:
     if not Path(PROMETHEUS).exists():
         pytest.skip("prometheus is not installed (Debian package 'prometheus')")

@@ -14,8 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from trnmon.dashboards.federation import global_prometheus_config, shard_prometheus_config
 from trnmon.sources.prometheus import PrometheusSource
+
+pytestmark = pytest.mark.slow  # starts shard daemons and federating Prometheus servers
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = tuple(str(ROOT / "dashboards" / "prometheus" / f)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed"),
+              pytest.mark.slow]  # a real terminal, a real app, seconds of frames
 
 
 def tmux(*args: str) -> str:

@@ -16,6 +16,8 @@ from trnmon.sources.remote import RemoteSource
 from trnmon.tui.app import NeuronTopApp
 from trnmon.tui.widgets.header import FleetHeader
 
+pytestmark = pytest.mark.slow  # starts a real daemon
+
 __all__ = ["daemon_factory"]
 
 

@@ -32,7 +32,7 @@ from trnmon.api.models import (
     TopologyNode,
 )
 from trnmon.hw.catalog import CHIPS, ENGINES, ChipKind
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,

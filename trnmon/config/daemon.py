@@ -16,6 +16,9 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 
 
 class DaemonConfig(BaseModel):
+    """The daemon's own settings: where it listens and keeps state, how often it
+    checkpoints (from flags, the environment and the config file)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: str = Field(DEFAULT_LISTEN, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")

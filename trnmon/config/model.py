@@ -11,6 +11,8 @@ from trnmon.config.daemon import DaemonConfig
 
 
 class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -28,6 +30,8 @@ class NodeMix(Section):
 
 
 class AvailabilityZone(Section):
+    """One availability zone: its names, datacenters, rack rows and node mix."""
+
     name: str = Field(pattern=r"^[a-z]{2}-[a-z]+-\d[a-z]$")
     """AZ name, e.g. us-east-2a."""
     zone_id: str = Field(pattern=r"^[a-z0-9]+-az\d+$")
@@ -47,6 +51,8 @@ class WorkloadMix(Section):
 
 
 class WorkloadConfig(Section):
+    """How busy the fleet is: initial fill, arrivals, job lengths and the daily cycle."""
+
     initial_fill: float = Field(0.7, ge=0, le=1)
     """Fraction of Trainium capacity that jobs occupy at t=0."""
     arrivals_per_hour: float = Field(6.0, ge=0, le=1e6)
@@ -68,6 +74,8 @@ class WorkloadConfig(Section):
 
 
 class FaultConfig(Section):
+    """Hardware failure rates and repair times."""
+
     enabled: bool = True
     rate_multiplier: float = Field(1.0, ge=0, le=1e6)
     """Scales every hardware failure rate (1.0 = Llama-3 rates per chip-day)."""
@@ -119,6 +127,8 @@ class PricingConfig(Section):
 
 
 class FleetConfig(Section):
+    """A whole fleet: its shape (region, AZs, LNC), seed, workload, faults and tick."""
+
     name: str = Field("ohio", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     region: str = Field("us-east-2", pattern=r"^[a-z]{2}-[a-z]+-\d$")
     availability_zones: list[AvailabilityZone] = Field(min_length=1, max_length=32)

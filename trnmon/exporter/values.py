@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from trnmon.exporter.catalog import CATALOG
 from trnmon.exporter.layout import NodeLayout
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import HBM_CATEGORIES, LinkState
 from trnmon.snapshot import FleetSnapshot, JobView
 

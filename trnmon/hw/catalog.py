@@ -18,6 +18,8 @@ GB = 10**9
 
 
 class Frozen(BaseModel):
+    """Base of the catalog's immutable records."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -38,6 +40,8 @@ class EngineSpec(Frozen):
 
 
 class ChipSpec(Frozen):
+    """One Neuron chip kind's hardware facts (cores, HBM, power, thermal, links)."""
+
     kind: ChipKind
     name: str
     neuron_device_type: str  # neuron-monitor `neuron_hardware_info.neuron_device_type`
@@ -184,6 +188,8 @@ class LinkTopology(IntEnum):
 
 
 class InstanceType(Frozen):
+    """One EC2 instance type: its chips, vCPUs, host memory and EFA ports."""
+
     name: str
     chip: ChipKind
     chips: int

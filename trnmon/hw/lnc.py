@@ -15,6 +15,8 @@ from trnmon.hw.catalog import ChipSpec
 
 @dataclass(frozen=True, slots=True)
 class CoreNumbering:
+    """How a device's logical NeuronCores are numbered under an LNC setting."""
+
     lnc: int  # physical cores per logical core (1 where LNC does not apply)
     logical_per_chip: int
     version_label: str  # "v3d", "v3" or "v2": neuron-top's grid title and neuroncore_version

@@ -38,7 +38,7 @@ from trnmon.neuron_monitor.schema import (
     SUBGRAPH_DEVICE,
     VCPU_FIELDS,
 )
-from trnmon.sim.kernel import HOST_BASE_MEM
+from trnmon.sim.rules import HOST_BASE_MEM
 from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, LATENCY_PERCENTILES
 from trnmon.snapshot import FleetSnapshot
 

@@ -32,6 +32,9 @@ ID_STRIDE = 1_000_000  # job and fault ids of cell c are c * ID_STRIDE + 1, + 2,
 
 @dataclass(eq=False)
 class Cell:
+    """A scheduling cell: a run of whole racks with its own random generator; owns its
+    local rack, node, chip and UltraServer ranges (see the module docstring)."""
+
     index: int  # global: the same in the whole fleet and in every shard
     rack_lo: int  # local (this topology's) ranges
     rack_hi: int

@@ -1,17 +1,18 @@
-"""Engine checkpoints: every array and record an `Engine` needs to continue exactly.
+"""Engine checkpoints: a copy of the engine's `SimState`, enough to continue exactly.
 
-`capture(engine)` copies the engine's state (cheap: memcpy of the arrays plus a small JSON
-document) so the caller can write it out on another thread while the engine keeps ticking.
-`restore(ckpt, config)` builds an engine for the same fleet and overwrites its state, so
-that stepping the restored engine gives the same trajectory as never stopping: the RNG's
-bit-generator state, the clock, the event sequence, the scheduler queue and counters, the
-fault registry and the job table all come back.
+`capture(engine)` copies the engine's `SimState` (`trnmon/sim/simstate.py`; cheap: memcpy
+of the arrays plus a small JSON document) so the caller can write it out on another thread
+while the engine keeps ticking. `restore(ckpt, config)` builds an engine for the same fleet
+and overwrites its state, so that stepping the restored engine gives the same trajectory
+as never stopping: the generators' states, the clock, the event sequence, the scheduler's
+queues and counters, the fault registry and the job table all come back.
 
-Arrays are collected generically (every ndarray attribute of the state, job table,
-scheduler, fault engine and kernel), so a column added to any of them is checkpointed
-without touching this module. The file format is an uncompressed numpy ``.npz`` (a zip:
-per-member CRC-32 catches corruption) with the JSON document stored as a byte array;
-nothing is pickled, so a hostile file cannot run code.
+The arrays are exactly `SimState.arrays()` (a column added to the device state or the job
+table's schema is checkpointed without touching this module); files written before that
+object existed (format version 1, with some constant arrays besides) restore unchanged.
+The file format is an uncompressed numpy ``.npz`` (a zip: per-member CRC-32 catches
+corruption) with the JSON document stored as a byte array; nothing is pickled, so a
+hostile file cannot run code.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
-from trnmon.sim.engine import EVENT_LOG, Engine, Event
+from trnmon.sim.engine import Engine
 from trnmon.sim.faults import Fault, FaultKind
 from trnmon.sim.jobs import JobRecord
 from trnmon.sim.scheduler import Pending
+from trnmon.sim.simstate import EVENT_LOG, Event
 from trnmon.sim.workloads import JobSpec
 from trnmon.topology import Topology
 
@@ -39,10 +41,6 @@ META_KEY = "__meta__"
 
 Arrays = dict[str, npt.NDArray[Any]]
 
-# Per-tick scratch buffers and values derived from other state: not worth saving, and
-# recomputed by `refresh_links` / the first tick after a restore.
-_SKIP = {"kernel": {"_port", "_port2", "_hbm_table", "intra_up", "ring_up", "link_bad",
-                    "_alpha"}}
 
 
 class CheckpointError(ValueError):
@@ -51,6 +49,9 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
+    """A captured engine: the JSON-able document (`meta`), the state's arrays by checkpoint
+    key, and the caller's own arrays (`extra`, e.g. the daemon's history)."""
+
     meta: dict[str, Any]
     arrays: Arrays = field(default_factory=dict)
     extra: Arrays = field(default_factory=dict)  # the caller's (history, say)
@@ -69,42 +70,29 @@ def shard_text(shard: tuple[int, int] | None) -> str:
     return "the whole fleet" if shard is None else f"shard {shard[0]}/{shard[1]}"
 
 
-def _parts(eng: Engine) -> dict[str, object]:
-    return {"state": eng.state, "jobs": eng.jobs, "sched": eng.scheduler,
-            "faults": eng.faults, "kernel": eng.kernel, "engine": eng}
-
-
-def _array_attrs(name: str, obj: object) -> dict[str, npt.NDArray[Any]]:
-    skip = _SKIP.get(name, set())
-    return {k: v for k, v in vars(obj).items()
-            if isinstance(v, np.ndarray) and k not in skip}
-
-
 def _spec(spec: JobSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
 def capture(eng: Engine) -> Checkpoint:
     """Copy the engine's full state (call between ticks, on the engine's thread)."""
-    arrays: Arrays = {}
-    for name, obj in _parts(eng).items():
-        for key, arr in _array_attrs(name, obj).items():
-            arrays[f"{name}.{key}"] = arr.copy()
-    sched, faults = eng.scheduler, eng.faults
+    sim = eng.sim
+    arrays: Arrays = {key: arr.copy() for key, arr in sim.arrays().items()}
+    sched, faults, clock = sim.sched, sim.faults, sim.clock
     meta: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
         "fleet": fleet_fingerprint(eng.config),
         "shard": list(eng.topo.shard) if eng.topo.shard else None,
         "config": eng.config.model_dump(mode="json"),
-        "engine": {"t": eng.t, "tick": eng.tick, "owed": eng._owed, "speed": eng.speed,
-                   "event_seq": eng._event_seq, "last_tick_s": eng.last_tick_s,
-                   "rng": eng.rng.bit_generator.state,
-                   "rngs": [c.rng.bit_generator.state for c in eng.cells],
-                   "events": [asdict(e) for e in eng.events]},
+        "engine": {"t": clock.t, "tick": clock.tick, "owed": clock.owed, "speed": clock.speed,
+                   "event_seq": clock.event_seq, "last_tick_s": clock.last_tick_s,
+                   "rng": sim.rngs[0].bit_generator.state,
+                   "rngs": [rng.bit_generator.state for rng in sim.rngs],
+                   "events": [asdict(e) for e in sim.events]},
         "jobs": [{"slot": slot, "job_id": r.job_id, "spec": _spec(r.spec), "nodes": r.nodes,
                   "submitted_at": r.submitted_at, "started_at": r.started_at,
                   "restarts": r.restarts, "ultraserver_ring": r.ultraserver_ring,
-                  "chips": r.chips} for slot, r in eng.jobs.records.items()],
+                  "chips": r.chips} for slot, r in sim.jobs.records.items()],
         "sched": {"queues": [[{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
                              "job_id": p.job_id, "restarts": p.restarts,
                              "resume_step": p.resume_step, "elapsed": p.elapsed}
@@ -152,51 +140,52 @@ def _pending(p: dict[str, Any]) -> Pending:
 def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
              topology: Topology | None) -> Engine:
     eng = Engine(config, topology=topology)
-    for name, obj in _parts(eng).items():
-        for key, arr in _array_attrs(name, obj).items():
-            saved = arrays[f"{name}.{key}"]
-            if saved.shape != arr.shape or saved.dtype != arr.dtype:
-                raise ValueError(f"{name}.{key} is {saved.dtype}{saved.shape}, "
-                                 f"expected {arr.dtype}{arr.shape}")
-            np.copyto(arr, saved)
+    sim = eng.sim
+    for key, arr in sim.arrays().items():
+        saved = arrays[key]
+        if saved.shape != arr.shape or saved.dtype != arr.dtype:
+            raise ValueError(f"{key} is {saved.dtype}{saved.shape}, "
+                             f"expected {arr.dtype}{arr.shape}")
+        np.copyto(arr, saved)
     e = meta["engine"]
-    eng.t, eng.tick, eng._owed = float(e["t"]), int(e["tick"]), float(e["owed"])
-    eng.speed, eng.last_tick_s = float(e["speed"]), float(e["last_tick_s"])
-    eng._event_seq = int(e["event_seq"])
+    clock = sim.clock
+    clock.t, clock.tick, clock.owed = float(e["t"]), int(e["tick"]), float(e["owed"])
+    clock.speed, clock.last_tick_s = float(e["speed"]), float(e["last_tick_s"])
+    clock.event_seq = int(e["event_seq"])
     rngs = e.get("rngs", [e["rng"]])
-    if len(rngs) != len(eng.cells):
-        raise ValueError(f"{len(rngs)} generators for {len(eng.cells)} cells")
-    for c, state in zip(eng.cells, rngs, strict=True):
-        c.rng.bit_generator.state = state
-    eng.events = deque((Event(**ev) for ev in e["events"]), maxlen=EVENT_LOG)
+    if len(rngs) != len(sim.rngs):
+        raise ValueError(f"{len(rngs)} generators for {len(sim.rngs)} cells")
+    for rng, state in zip(sim.rngs, rngs, strict=True):
+        rng.bit_generator.state = state
+    sim.events = deque((Event(**ev) for ev in e["events"]), maxlen=EVENT_LOG)
 
-    eng.jobs.records = {int(j["slot"]): JobRecord(
+    sim.jobs.records = {int(j["slot"]): JobRecord(
         job_id=int(j["job_id"]), spec=JobSpec.model_validate(j["spec"]),
         nodes=[int(n) for n in j["nodes"]], submitted_at=float(j["submitted_at"]),
         started_at=float(j["started_at"]), restarts=int(j["restarts"]),
         ultraserver_ring=bool(j["ultraserver_ring"]), chips=int(j["chips"]))
         for j in meta["jobs"]}
     s = meta["sched"]
-    sched = eng.scheduler
+    sched = sim.sched
     queues = s.get("queues", [s.get("queue")])
     next_job_ids = s.get("next_job_ids", [s.get("next_job_id")])
-    if len(queues) != len(eng.cells) or len(next_job_ids) != len(eng.cells):
+    if len(queues) != len(sim.rngs) or len(next_job_ids) != len(sim.rngs):
         raise ValueError("scheduler queues do not match the cells")
     sched.queues = [deque(_pending(p) for p in q) for q in queues]
     sched.next_job_ids = [int(n) for n in next_job_ids]
     sched.completed, sched.failed = int(s["completed"]), int(s["failed"])
-    sched.events.clear()
+    eng.scheduler.events.clear()
     f = meta["faults"]
-    faults = eng.faults
+    faults = sim.faults
     faults.active = {int(d["fault_id"]): Fault(**{**d, "kind": FaultKind(d["kind"])})
                      for d in f["active"]}
     next_ids = f.get("next_ids", [f.get("next_id")])
-    if len(next_ids) != len(eng.cells):
+    if len(next_ids) != len(sim.rngs):
         raise ValueError("fault ids do not match the cells")
     faults.next_ids = [int(n) for n in next_ids]
     faults.links_changed = bool(f["links_changed"])
-    faults.events.clear()
-    eng.kernel.refresh_links(eng.state)  # derived masks from the restored link states
+    eng.faults.events.clear()
+    eng.kernel.refresh_links(sim.devices)  # derived masks from the restored link states
     return eng
 
 

@@ -14,7 +14,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,31 +22,28 @@ from trnmon.config.model import FleetConfig
 from trnmon.sim.cells import fleet_cells, make_cells
 from trnmon.sim.faults import Fault, FaultEngine, FaultKind
 from trnmon.sim.jobs import JobTable
-from trnmon.sim.kernel import LINK_FACTOR, DeviceKernel, TickInputs
+from trnmon.sim.kernel import DeviceKernel, TickInputs
+from trnmon.sim.rules import (
+    AMBIENT_SWING_C,
+    CORE_WEIGHT_SPREAD,
+    LINK_FACTOR,
+    RACK_AMBIENT_OFFSET_C,
+    STEP_JITTER_SIGMA,
+)
 from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.simstate import EVENT_LOG, Event, SimState
 from trnmon.sim.state import FleetState
+
+__all__ = ["EVENT_LOG", "START_EPOCH", "Advance", "Engine", "Event", "JobsAdvance", "diurnal_load"]
 from trnmon.sim.workloads import JobSpec
 from trnmon.topology import Topology, build_topology
 
 # Simulated time 0 is 2026-01-05 00:00 in Ohio (UTC-5), a Monday.
 START_EPOCH = 1767589200.0
-EVENT_LOG = 512
 
 Advance = Callable[[FleetState, JobTable, TickInputs], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something an operator wants to see in a log: a fault, a repair, a job transition."""
-
-    seq: int
-    t: float
-    kind: str
-    severity: str  # info | warning | critical
-    text: str
-    instance_id: str = ""
-    device: int = -1
-    job_id: int = 0
+# The job tick: (jobs, dt, diurnal load factor, per-slot step-time jitter).
+JobsAdvance = Callable[[JobTable, float, float, npt.NDArray[np.float64]], None]
 
 
 def diurnal_load(t: float, amplitude: float) -> float:
@@ -57,7 +53,15 @@ def diurnal_load(t: float, amplitude: float) -> float:
 
 
 class Engine:
+    """The emulated fleet: owns the topology, the cells' generators, the device state, the
+    job table, scheduler, fault engine and device kernel, and steps them all in order.
+
+    `advance` replaces the device tick and `jobs_advance` the job tick (the reference
+    model, `trnmon/sim/reference.py`, plugs in here); by default the fast paths run.
+    """
+
     def __init__(self, config: FleetConfig, *, advance: Advance | None = None,
+                 jobs_advance: JobsAdvance | None = None,
                  topology: Topology | None = None) -> None:
         self.config = config
         self.topo = topo = topology or build_topology(config)
@@ -73,28 +77,28 @@ class Engine:
         self.kernel = DeviceKernel(topo)
         self.jobs.backend = self.kernel.backend
         self._advance: Advance = advance or self.kernel.advance
-        self.t = 0.0
-        self.speed = 1.0  # simulated seconds per wall second, for real-time drivers
-        self._owed = 0.0  # simulated time not yet ticked
-        self.tick = 0
-        self.last_tick_s = 0.0
-        self.events: deque[Event] = deque(maxlen=EVENT_LOG)
-        self._event_seq = 0
-
+        self._jobs_advance: JobsAdvance = jobs_advance or JobTable.advance
         # Static per-core load imbalance and per-rack ambient offsets (hot aisles).
         rack_offset = np.empty(topo.n_racks, dtype=np.float32)
+        n_cores = self.kernel.core_weight.shape[1]
         for c in cells:
             self.kernel.set_core_weights(
                 np.arange(c.chip_lo, c.chip_hi),
-                (1.0 - 0.06 * c.rng.random((c.n_chips, self.kernel.core_weight.shape[1])))
+                (1.0 - CORE_WEIGHT_SPREAD * c.rng.random((c.n_chips, n_cores)))
                 .astype(np.float32))
             rack_offset[c.rack_lo:c.rack_hi] = c.rng.uniform(
-                -1.5, 2.5, size=c.rack_hi - c.rack_lo).astype(np.float32)
-        self.chip_rack_offset = rack_offset[topo.node_rack[topo.chip_node]]
-        self.ambient = np.empty(topo.n_chips, dtype=np.float32)
+                *RACK_AMBIENT_OFFSET_C, size=c.rack_hi - c.rack_lo).astype(np.float32)
+        # The one object holding everything that changes from here on.
+        self.sim = SimState(
+            devices=self.state, jobs=self.jobs, chip_job=self.chip_job,
+            sched=self.scheduler.sched_state, faults=self.faults.fault_state,
+            core_weight=self.kernel.core_weight,
+            chip_rack_offset=rack_offset[topo.node_rack[topo.chip_node]],
+            ambient=np.empty(topo.n_chips, dtype=np.float32),
+            prev_throttled=self.state.throttled.copy(), rngs=[c.rng for c in cells])
         self._set_ambient()
-        self.state.temp_c[:] = self.ambient
-        self._prev_throttled = self.state.throttled.copy()
+        self.state.temp_c[:] = self.sim.ambient
+        self.sim.prev_throttled[:] = self.state.throttled
         for i in range(len(cells)):
             self.scheduler.initial_fill(i, 0.0)
         self.scheduler.events.clear()
@@ -102,14 +106,52 @@ class Engine:
 
     # --- time ------------------------------------------------------------------------
     @property
+    def t(self) -> float:
+        """Simulated seconds since START_EPOCH."""
+        return self.sim.clock.t
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self.sim.clock.t = value
+
+    @property
+    def tick(self) -> int:
+        return self.sim.clock.tick
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second, for real-time drivers."""
+        return self.sim.clock.speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self.sim.clock.speed = value
+
+    @property
+    def last_tick_s(self) -> float:
+        """Wall seconds the last tick took."""
+        return self.sim.clock.last_tick_s
+
+    @property
+    def events(self) -> deque[Event]:
+        """The latest EVENT_LOG events, oldest first."""
+        return self.sim.events
+
+    @property
+    def ambient(self) -> npt.NDArray[np.float32]:
+        """Per-chip inlet temperature this tick, cooling faults included."""
+        return self.sim.ambient
+
+    @property
     def wall_time(self) -> float:
         return START_EPOCH + self.t
 
     def _set_ambient(self) -> None:
         # Mid-day heat: +-1.5 C over the day, warmest at 15:00 local.
-        swing = 1.5 * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
-        np.add(self.chip_rack_offset, self.config.ambient_celsius + swing, out=self.ambient)
-        self.ambient += self.faults.ambient_offset
+        swing = AMBIENT_SWING_C * (1.0 - 2.0 * (1.0 - diurnal_load(self.t, 1.0)))
+        np.add(self.sim.chip_rack_offset, self.config.ambient_celsius + swing,
+               out=self.sim.ambient)
+        self.sim.ambient += self.faults.ambient_offset
 
     # --- the tick ----------------------------------------------------------------------
     def step(self, dt: float | None = None) -> None:
@@ -143,10 +185,11 @@ class Engine:
             self._refresh_slowdowns()
         else:
             slots = set(sched.placed_slots)
-            changed = np.flatnonzero(self.state.throttled != self._prev_throttled)
+            prev = self.sim.prev_throttled
+            changed = np.flatnonzero(self.state.throttled != prev)
             if changed.size:
                 slots.update(self.chip_job[changed].tolist())
-                self._prev_throttled[changed] = self.state.throttled[changed]
+                prev[changed] = self.state.throttled[changed]
             slots.discard(jobs.idle_slot)
             for slot in slots:
                 self._refresh_job(slot)
@@ -155,33 +198,35 @@ class Engine:
         # 4. jobs, 5. devices
         self.t = now
         jitter = self._jitter()
-        jobs.advance(dt, diurnal_load(now, self.config.workload.diurnal_amplitude), jitter)
+        self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
+                           jitter)
         self._set_ambient()
         self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
                                                    node_job=sched.node_job,
                                                    ambient_c=self.ambient))
-        self.tick += 1
+        self.sim.clock.tick += 1
         self._collect_events()
-        self.last_tick_s = time.perf_counter() - started
+        self.sim.clock.last_tick_s = time.perf_counter() - started
 
     def _jitter(self) -> npt.NDArray[np.float64]:
         """One step-time noise factor per job slot, each cell's slots from its generator."""
         if self.single_cell:
-            return self.rng.normal(1.0, 0.01, size=self.jobs.capacity + 1)
+            return self.rng.normal(1.0, STEP_JITTER_SIGMA, size=self.jobs.capacity + 1)
         jitter = np.ones(self.jobs.capacity + 1)
         for c in self.cells:
-            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, 0.01, size=c.n_nodes)
+            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, STEP_JITTER_SIGMA, size=c.n_nodes)
         return jitter
 
     def run_for(self, wall_seconds: float) -> int:
         """Advance by wall_seconds x speed of simulated time in whole ticks; the remainder
         carries over, so a real-time driver never drifts. Returns the ticks run."""
-        self._owed += wall_seconds * self.speed
+        clock = self.sim.clock
+        clock.owed += wall_seconds * clock.speed
         dt = self.config.tick_seconds
-        ticks = int(self._owed // dt)
+        ticks = int(clock.owed // dt)
         for _ in range(ticks):
             self.step(dt)
-        self._owed -= ticks * dt
+        clock.owed -= ticks * dt
         return ticks
 
     def _refresh_job(self, slot: int) -> None:
@@ -191,20 +236,20 @@ class Engine:
             return
         starts = self.topo.node_chip_start
         chips = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in rec.nodes])
-        st = self.state
-        self.jobs.clock[slot] = float(st.clock_scale[chips].min())
-        self.jobs.link_factor[slot] = float(LINK_FACTOR[st.link_state[chips]].min())
+        dev = self.state
+        self.jobs.clock[slot] = float(dev.clock_scale[chips].min())
+        self.jobs.link_factor[slot] = float(LINK_FACTOR[dev.link_state[chips]].min())
 
     def _refresh_slowdowns(self) -> None:
-        st, jobs = self.state, self.jobs
-        self.kernel.refresh_links(st)
+        dev, jobs = self.state, self.jobs
+        self.kernel.refresh_links(dev)
         jobs.clock[:] = 1.0
-        np.minimum.at(jobs.clock, self.chip_job, st.clock_scale.astype(np.float64))
-        chip_link = LINK_FACTOR[st.link_state].min(axis=1)
+        np.minimum.at(jobs.clock, self.chip_job, dev.clock_scale.astype(np.float64))
+        chip_link = LINK_FACTOR[dev.link_state].min(axis=1)
         jobs.link_factor[:] = 1.0
         np.minimum.at(jobs.link_factor, self.chip_job, chip_link)
         jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
-        self._prev_throttled[:] = st.throttled
+        self.sim.prev_throttled[:] = dev.throttled
         self.faults.links_changed = False
         self.scheduler.placed_slots.clear()
 
@@ -241,8 +286,9 @@ class Engine:
 
     # --- events ------------------------------------------------------------------------
     def _emit(self, kind: str, severity: str, text: str, **kw: object) -> None:
-        self._event_seq += 1
-        self.events.append(Event(self._event_seq, self.t, kind, severity, text, **kw))  # type: ignore[arg-type]
+        self.sim.clock.event_seq += 1
+        self.sim.events.append(Event(self.sim.clock.event_seq, self.t, kind, severity, text,
+                                     **kw))  # type: ignore[arg-type]
 
     def _collect_events(self) -> None:
         topo = self.topo

@@ -1,8 +1,12 @@
-"""Faults: drawn at configured rates (counts first, then positions) or injected on demand.
+"""Faults: drawn at the taxonomy's rates (counts first, then positions) or injected on demand.
 
-Rates are the Llama-3 405B interruption table (emulation-model.md §3) per 10^4 chip-days,
-assuming Trainium fails like H100 (unverified). Correctable ECC is heavy-tailed: every chip
-gets a lognormal rate, so a few chips produce most of the events, as DRAM fleets do.
+Random faults follow `trnmon.sim.taxonomy`: the Llama 3 405B interruption table per 10^4
+chip-days, each cause drawn at its level (chip causes per chip, node causes once per node at
+chips x the per-chip rate, link causes per EFA port, job causes per chip under a job) and
+applied as its effect, so at `rate_multiplier = 1` jobs are interrupted at 4.74 per 10^4
+chip-days in the table's mix. A chip that failed hard (uncorrectable error, faulty chip,
+silent data corruption) is drained with its node: it does not come back healthy until the
+node is replaced. Correctable ECC is heavy-tailed per device (`taxonomy.correctable_ecc_rates`).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FaultConfig
+from trnmon.sim import taxonomy
 from trnmon.sim.cells import Cell
 from trnmon.sim.scheduler import Scheduler
+from trnmon.sim.simstate import FaultState
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -30,6 +36,8 @@ DAY = 86400.0
 
 
 class FaultKind(StrEnum):
+    """Every fault the emulator raises or injects, by its API name."""
+
     HBM_ECC_CORRECTED = "hbm_ecc_corrected"
     HBM_ECC_UNCORRECTED = "hbm_ecc_uncorrected"
     SRAM_ECC_CORRECTED = "sram_ecc_corrected"
@@ -39,23 +47,36 @@ class FaultKind(StrEnum):
     THERMAL_THROTTLE = "thermal_throttle"
     CHIP_HANG = "chip_hang"
     NODE_LOSS = "node_loss"
+    CHIP_FAILURE = "chip_failure"  # a faulty chip (Llama 3: "faulty GPU"): out until replaced
+    SILENT_DATA_CORRUPTION = "silent_data_corruption"  # detected SDC: the job restarts
+    SOFTWARE_CRASH = "software_crash"  # a software bug kills the job; hardware is fine
+    COLLECTIVE_TIMEOUT = "collective_timeout"  # the job hangs until the watchdog fires
+    EFA_DOWN = "efa_down"  # a scale-out port (NIC, cable or switch) fails
 
 
-# Per 10^4 chip-days (Llama-3 table): HBM3 0.814; SRAM 0.215; system processor + NCCL
-# watchdog 0.271 -> hang; switch/cable 0.396 -> link down; part of "faulty GPU (incl.
-# NVLink)" 1.673 -> degraded links (0.8); thermal 0.068; host maintenance + NIC + PSU + SSD
-# 0.509 -> node loss (drawn per chip, applied to its node).
-RANDOM_RATES: dict[FaultKind, float] = {
-    FaultKind.HBM_ECC_UNCORRECTED: 0.814e-4,
-    FaultKind.SRAM_ECC_UNCORRECTED: 0.215e-4,
-    FaultKind.CHIP_HANG: 0.271e-4,
-    FaultKind.LINK_DOWN: 0.396e-4,
-    FaultKind.LINK_DEGRADED: 0.8e-4,
-    FaultKind.THERMAL_THROTTLE: 0.068e-4,
-    FaultKind.NODE_LOSS: 0.509e-4,
+# How each taxonomy cause shows up (trnmon/sim/taxonomy.py has the rates and levels).
+CAUSE_KIND: dict[str, FaultKind] = {
+    "faulty_chip": FaultKind.CHIP_FAILURE,
+    "hbm": FaultKind.HBM_ECC_UNCORRECTED,
+    "software": FaultKind.SOFTWARE_CRASH,
+    "network": FaultKind.EFA_DOWN,
+    "host": FaultKind.NODE_LOSS,
+    "sram": FaultKind.SRAM_ECC_UNCORRECTED,
+    "system_processor": FaultKind.CHIP_HANG,
+    "nic": FaultKind.EFA_DOWN,
+    "collective_timeout": FaultKind.COLLECTIVE_TIMEOUT,
+    "sdc": FaultKind.SILENT_DATA_CORRUPTION,
+    "thermal": FaultKind.THERMAL_THROTTLE,
+    "other": FaultKind.NODE_LOSS,
 }
-_RANDOM_KINDS = tuple(RANDOM_RATES)
-_RANDOM_RATE_VEC = np.array([RANDOM_RATES[k] for k in _RANDOM_KINDS]) / DAY
+_CHIP_CAUSES, _CHIP_RATES = taxonomy.level_rates(taxonomy.Level.CHIP)
+_JOB_CAUSES, _JOB_RATES = taxonomy.level_rates(taxonomy.Level.JOB)
+_NODE_CAUSES, _NODE_RATES = taxonomy.level_rates(taxonomy.Level.NODE)
+_LINK_CAUSES, _LINK_RATES = taxonomy.level_rates(taxonomy.Level.LINK)
+# Faults that take a chip out until its node is replaced (drained, not healed in place).
+HARD_CHIP_FAULTS = (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
+                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION)
+SOFTWARE_CLEAR_S = 1.0  # a software crash leaves nothing behind to repair
 
 STORM_RATE_PER_S = 50.0  # injected correctable-ECC storm
 COOLING_FAILURE_C = 50.0  # ambient rise at a chip whose cooling failed
@@ -64,6 +85,8 @@ DEGRADED_LINK_ERRORS_PER_S = 25.0
 
 @dataclass(eq=False)
 class Fault:
+    """One active fault: where it is, when it started and when (if ever) it clears."""
+
     fault_id: int
     kind: FaultKind
     chip: int  # -1 for node faults
@@ -72,9 +95,14 @@ class Fault:
     started_at: float
     clears_at: float | None  # None: stays until cleared
     injected: bool
+    cause: str = ""  # taxonomy cause of a random fault ("" when injected)
 
 
 class FaultEngine:
+    """Draws random faults per cell, applies injected ones, repairs what is due, and
+    carries their effects to the device state and the scheduler. What it mutates lives
+    in `fault_state` (part of the engine's `SimState`)."""
+
     def __init__(self, topo: Topology, cfg: FaultConfig, state: FleetState,
                  scheduler: Scheduler, cells: list[Cell]) -> None:
         self.topo = topo
@@ -82,19 +110,57 @@ class FaultEngine:
         self.state = state
         self.sched = scheduler
         self.cells = cells
-        self.active: dict[int, Fault] = {}
-        self.next_ids = [c.first_id for c in cells]  # fault ids are per scheduling cell
         self.events: list[tuple[str, Fault]] = []  # ("raised"|"cleared", fault)
         # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1; each cell's
         # slice is that cell's CDF.
-        self.ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
+        ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
         for c in cells:
-            w = c.rng.lognormal(mean=0.0, sigma=1.6, size=c.n_chips)
-            self.ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
-        self.ambient_offset = np.zeros(topo.n_chips, dtype=np.float32)
-        # Injected correctable-ECC storms, events/s per chip: (mem, sram) columns.
-        self.storm_rate = np.zeros((topo.n_chips, 2), dtype=np.float64)
-        self.links_changed = False
+            # Heavy-tailed per device (taxonomy): a few weak chips take most of the events.
+            w = taxonomy.correctable_ecc_rates(c.rng, c.n_chips)  # n normals, as before
+            ecc_cdf[c.chip_lo:c.chip_hi] = np.cumsum(w / w.sum())
+        # Everything the fault engine mutates lives in its part of the SimState; fault ids
+        # are per scheduling cell.
+        self.fault_state = FaultState(
+            active={}, next_ids=[c.first_id for c in cells], ecc_cdf=ecc_cdf,
+            ambient_offset=np.zeros(topo.n_chips, dtype=np.float32),
+            storm_rate=np.zeros((topo.n_chips, 2), dtype=np.float64))
+
+    # --- the mutable part, by the names the fault engine has always used -----------------
+    @property
+    def active(self) -> dict[int, Fault]:
+        return self.fault_state.active
+
+    @active.setter
+    def active(self, value: dict[int, Fault]) -> None:
+        self.fault_state.active = value
+
+    @property
+    def next_ids(self) -> list[int]:
+        return self.fault_state.next_ids
+
+    @next_ids.setter
+    def next_ids(self, value: list[int]) -> None:
+        self.fault_state.next_ids = value
+
+    @property
+    def ecc_cdf(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.ecc_cdf
+
+    @property
+    def ambient_offset(self) -> npt.NDArray[np.float32]:
+        return self.fault_state.ambient_offset
+
+    @property
+    def storm_rate(self) -> npt.NDArray[np.float64]:
+        return self.fault_state.storm_rate
+
+    @property
+    def links_changed(self) -> bool:
+        return self.fault_state.links_changed
+
+    @links_changed.setter
+    def links_changed(self, value: bool) -> None:
+        self.fault_state.links_changed = value
 
     @property
     def next_id(self) -> int:
@@ -110,18 +176,29 @@ class FaultEngine:
     def _draw_cell(self, c: Cell, dt: float, now: float) -> None:
         """Random faults of one cell, from the cell's generator only."""
         rng, n, lo = c.rng, c.n_chips, c.chip_lo
-        scale = self.cfg.rate_multiplier * n * dt if self.cfg.enabled else 0.0
-        counts = rng.poisson(_RANDOM_RATE_VEC * scale)
-        for kind, k in zip(_RANDOM_KINDS, counts.tolist(), strict=True):
+        on = self.cfg.enabled
+        scale = self.cfg.rate_multiplier * dt if on else 0.0
+        repair_s = self.cfg.repair_hours * 3600.0
+        # Chip and job causes: per chip. Job causes only matter under a job.
+        for causes, rates in ((_CHIP_CAUSES, _CHIP_RATES), (_JOB_CAUSES, _JOB_RATES)):
+            counts = rng.poisson(rates * scale * n)
+            for cause, k in zip(causes, counts.tolist(), strict=True):
+                for chip in (rng.integers(0, n, size=k) + lo).tolist():
+                    self._random(cause.name, rng, now, repair_s, chip=chip)
+        # Node causes: once per node, at the node's chips x the per-chip rate.
+        nodes = np.arange(c.node_lo, c.node_hi)
+        if nodes.size:
+            counts = rng.poisson(_NODE_RATES * scale * n)
+            for cause, k in zip(_NODE_CAUSES, counts.tolist(), strict=True):
+                for node in rng.choice(nodes, size=k).tolist():
+                    self._random(cause.name, rng, now, repair_s, node=int(node))
+        # Link causes: per EFA port (one per chip on trn2), on nodes that have EFA.
+        counts = rng.poisson(_LINK_RATES * scale * n)
+        for cause, k in zip(_LINK_CAUSES, counts.tolist(), strict=True):
             for chip in (rng.integers(0, n, size=k) + lo).tolist():
-                if self.state.health[chip] == Health.HEALTHY:
-                    port = int(rng.integers(0, 4)) if kind in (
-                        FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED) else -1
-                    repair = float(rng.exponential(self.cfg.repair_hours * 3600.0))
-                    self.raise_fault(kind, chip=chip, port=port, now=now,
-                                     clears_at=now + repair, injected=False)
-        # Correctable ECC: Poisson total over the fleet, positions by the heavy-tailed CDF.
-        mean = self.cfg.correctable_ecc_per_chip_day / DAY * scale if self.cfg.enabled else 0.0
+                self._random(cause.name, rng, now, repair_s, chip=chip)
+        # Correctable ECC: Poisson total over the cell, positions by the heavy-tailed CDF.
+        mean = self.cfg.correctable_ecc_per_chip_day / DAY * scale * n if on else 0.0
         k = int(rng.poisson(mean))
         if k:
             chips = np.searchsorted(self.ecc_cdf[lo:c.chip_hi], rng.random(k), side="right")
@@ -129,6 +206,26 @@ class FaultEngine:
             sram = rng.random(k) < 0.1
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("mem_ecc_corrected")], chips[~sram], 1)
             np.add.at(self.state.ecc[:, ECC_EVENTS.index("sram_ecc_corrected")], chips[sram], 1)
+
+    def _random(self, cause: str, rng: np.random.Generator, now: float, repair_s: float, *,
+                chip: int = -1, node: int = -1) -> None:
+        """One random fault of a taxonomy cause, where it landed."""
+        kind = CAUSE_KIND[cause]
+        if node >= 0:
+            if not self.state.node_up[node]:
+                return
+        elif self.state.health[chip] != Health.HEALTHY:
+            return
+        if kind in (FaultKind.SOFTWARE_CRASH, FaultKind.COLLECTIVE_TIMEOUT) and not (
+                self.sched.jobs_on_chips(np.array([chip]))):
+            return  # no job there to crash
+        clears = now + (SOFTWARE_CLEAR_S if kind == FaultKind.SOFTWARE_CRASH
+                        else float(rng.exponential(repair_s)))
+        f = self.raise_fault(kind, chip=chip, node=node, now=now, clears_at=clears,
+                             injected=False)
+        f.cause = cause
+        if kind == FaultKind.THERMAL_THROTTLE:  # a failed sensor/interface also kills the job
+            self._crash_jobs(np.array([chip]), f"thermal fault on chip {chip}")
 
     def _deterministic(self, dt: float, now: float) -> None:
         # Injected storms and degraded links: deterministic rates.
@@ -152,7 +249,7 @@ class FaultEngine:
     def raise_fault(self, kind: FaultKind, *, chip: int = -1, node: int = -1, port: int = -1,
                     now: float = 0.0, clears_at: float | None = None,
                     injected: bool = True) -> Fault:
-        topo, st = self.topo, self.state
+        topo, dev = self.topo, self.state
         if kind == FaultKind.NODE_LOSS and node < 0:
             node = int(topo.chip_node[chip])
         if chip < 0 and kind != FaultKind.NODE_LOSS:
@@ -169,32 +266,43 @@ class FaultEngine:
         self.active[f.fault_id] = f
         self.events.append(("raised", f))
         ecc = ECC_EVENTS.index
-        if kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED):
-            col = "mem_ecc_uncorrected" if kind == FaultKind.HBM_ECC_UNCORRECTED else (
-                "sram_ecc_uncorrected")
-            st.ecc[chip, ecc(col)] += 1
-            st.exec_errors[chip, EXECUTION_ERRORS.index("hardware")] += 1
-            st.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
-            st.health[chip] = Health.FAILED
+        if kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
+                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION):
+            if kind == FaultKind.HBM_ECC_UNCORRECTED:
+                dev.ecc[chip, ecc("mem_ecc_uncorrected")] += 1
+            elif kind == FaultKind.SRAM_ECC_UNCORRECTED:
+                dev.ecc[chip, ecc("sram_ecc_uncorrected")] += 1
+            error = "numerical" if kind == FaultKind.SILENT_DATA_CORRUPTION else "hardware"
+            dev.exec_errors[chip, EXECUTION_ERRORS.index(error)] += 1
+            dev.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
+            dev.health[chip] = Health.FAILED
             self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             sram = kind == FaultKind.SRAM_ECC_CORRECTED
-            st.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
+            dev.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
             self.storm_rate[chip, int(sram)] += STORM_RATE_PER_S
         elif kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             new = LinkState.DOWN if kind == FaultKind.LINK_DOWN else LinkState.DEGRADED
             self._set_link(chip, port, new)
             if new == LinkState.DOWN:
-                st.link_errors[chip, port] += 1
+                dev.link_errors[chip, port] += 1
         elif kind == FaultKind.THERMAL_THROTTLE:
             self.ambient_offset[chip] += COOLING_FAILURE_C
         elif kind == FaultKind.CHIP_HANG:
-            st.health[chip] = Health.HUNG
+            dev.health[chip] = Health.HUNG
             self.sched.stall_jobs_of_chips(np.array([chip]))
+        elif kind == FaultKind.COLLECTIVE_TIMEOUT:
+            self.sched.stall_jobs_of_chips(np.array([chip]))
+        elif kind == FaultKind.SOFTWARE_CRASH:
+            dev.exec_errors[chip, EXECUTION_ERRORS.index("runtime")] += 1
+            self._crash_jobs(np.array([chip]), f"software bug on chip {chip}")
+        elif kind == FaultKind.EFA_DOWN:
+            dev.exec_errors[chip, EXECUTION_ERRORS.index("transient")] += 1
+            self._crash_jobs(np.array([chip]), f"EFA port of chip {chip} down")
         elif kind == FaultKind.NODE_LOSS:
-            st.node_up[node] = False
+            dev.node_up[node] = False
             chips = np.arange(topo.node_chip_start[node], topo.node_chip_start[node + 1])
-            st.health[chips] = Health.LOST
+            dev.health[chips] = Health.LOST
             self._crash_jobs(chips, f"node {topo.instance_id(node)} lost")
         self._refresh_node(node)
         return f
@@ -202,13 +310,11 @@ class FaultEngine:
     def clear(self, fault_id: int, now: float = 0.0) -> Fault:
         f = self.active.pop(fault_id)
         self.events.append(("cleared", f))
-        st = self.state
-        if f.kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
-                      FaultKind.CHIP_HANG):
-            if not self._other_fault(f.chip, (FaultKind.HBM_ECC_UNCORRECTED,
-                                              FaultKind.SRAM_ECC_UNCORRECTED,
-                                              FaultKind.CHIP_HANG)):
-                st.health[f.chip] = Health.HEALTHY
+        dev = self.state
+        if f.kind in (*HARD_CHIP_FAULTS, FaultKind.CHIP_HANG):
+            if not self._other_fault(f.chip, (*HARD_CHIP_FAULTS, FaultKind.CHIP_HANG)):
+                dev.health[f.chip] = Health.HEALTHY
+
         elif f.kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             col = int(f.kind == FaultKind.SRAM_ECC_CORRECTED)
             self.storm_rate[f.chip, col] = max(0.0, self.storm_rate[f.chip, col]
@@ -223,11 +329,11 @@ class FaultEngine:
             self.ambient_offset[f.chip] -= COOLING_FAILURE_C
         elif f.kind == FaultKind.NODE_LOSS and not any(
                 o.kind == FaultKind.NODE_LOSS and o.node == f.node for o in self.active.values()):
-                st.node_up[f.node] = True
+                dev.node_up[f.node] = True
                 chips = slice(self.topo.node_chip_start[f.node],
                               self.topo.node_chip_start[f.node + 1])
-                st.health[chips] = np.where(st.health[chips] == Health.LOST,
-                                            Health.HEALTHY, st.health[chips])
+                dev.health[chips] = np.where(dev.health[chips] == Health.LOST,
+                                            Health.HEALTHY, dev.health[chips])
         self._refresh_node(f.node)
         del now
         return f

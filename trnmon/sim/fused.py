@@ -1,9 +1,11 @@
-"""The per-chip tick fused into one pass with numba, when numba is installed.
+"""The per-chip and per-job ticks fused into one pass each with numba, when installed.
 
 numpy needs ~40 passes over the chip arrays per tick; this loop reads and writes each
 chip's state once, which is what brings the tick near the memory-bandwidth floor. It is
-the same arithmetic as `DeviceKernel._chips` (and `tests/reference_model.py`); the tests
-run all three against each other. Without numba the numpy path is used unchanged.
+the same arithmetic as `DeviceKernel._chips` and `JobTable.advance`, with the rules of
+`trnmon/sim/rules.py`; the tests run both against the reference model
+(`trnmon/sim/reference.py`). The kernels take the typed bundles of `trnmon/sim/structs.py`.
+Without numba the numpy path is used unchanged.
 """
 
 from __future__ import annotations
@@ -15,33 +17,94 @@ from typing import Any
 
 import numpy as np
 
-FusedKernel = Callable[..., None]
+from trnmon.sim.rules import (
+    ACTIVITY_BUSY,
+    ACTIVITY_HBM,
+    CHECKPOINT_HBM_BW,
+    COMM_BUSY,
+    COMPUTE_EFFICIENCY,
+    DECODE_BUSY_BASE,
+    DECODE_BUSY_INTENSITY,
+    DEGRADED,
+    EFA_BYTES_PER_REQUEST,
+    HBM_EFFICIENCY,
+    HEALTHY,
+    HUNG,
+    HUNG_ACTIVITY,
+    J_CHECKPOINTING,
+    J_FREE,
+    J_LOADING,
+    J_RUNNING,
+    J_STALLED,
+    K_FINETUNE,
+    K_INFERENCE,
+    K_PRETRAIN,
+    LINK_DOWN,
+    LOADING_HBM_BW,
+    LOST,
+    PHASE_BUSY,
+    PORT_INTRA,
+    PORT_NONE,
+    SERVE_HBM_BW_MAX,
+    SERVE_HBM_BW_PER_BUSY,
+    SERVE_LINK_EXPONENT,
+    SERVE_MIN_BUSY,
+    THROTTLE_CLOCK,
+    THROTTLE_HYSTERESIS_C,
+)
+from trnmon.sim.state import EXEC_COMPLETED
+from trnmon.sim.structs import (
+    RATE_BUSY,
+    RATE_EXEC,
+    RATE_FLOPS,
+    RATE_HBM_BW,
+    RATE_INTRA,
+    RATE_LATENCY,
+    RATE_RING,
+    ChipConstants,
+    ChipInputs,
+    DeviceArrays,
+    JobCosts,
+    JobInputs,
+    JobProgress,
+    JobRates,
+)
 
-HEALTHY, DEGRADED, HUNG, LOST = 0, 1, 3, 4
-DOWN = 2
+ChipsKernel = Callable[[ChipInputs, JobRates, ChipConstants, DeviceArrays], None]
+JobsKernel = Callable[[JobInputs, JobCosts, JobProgress], None]
+
+
+def _numba_enabled() -> bool:
+    return os.environ.get("TRNMON_NUMBA", "1") != "0"
 
 
 @functools.cache
-def fused_kernel() -> FusedKernel | None:
-    """The compiled kernel, or None without numba (or with TRNMON_NUMBA=0). Built on first
-    use: importing numba costs ~0.7 s, which small fleets should not pay."""
-    if os.environ.get("TRNMON_NUMBA", "1") == "0":
+def fused_kernel() -> ChipsKernel | None:
+    """The compiled chip kernel, or None without numba (or with TRNMON_NUMBA=0). Built on
+    first use: importing numba costs ~0.7 s, which small fleets should not pay."""
+    if not _numba_enabled():
         return None
     try:
         from numba import njit
     except ImportError:
         return None
 
+    # numba types a NamedTuple argument in Python on every call (~2 us each) but a plain
+    # tuple in C: the compiled entry takes plain tuples and rebuilds the named ones inside,
+    # where that costs nothing.
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-    def chips_kernel(dt: float, j: Any, table: Any, hbm_table: Any, mix_t: Any,
-                     kind: Any, health: Any, clock: Any, throttled: Any, link_bad: Any,
-                     core_weight: Any, cores: Any, idle_w: Any, span_w: Any, r_th: Any,
-                     alpha: Any, throttle_c: Any, hbm_cap: Any, ambient: Any,
-                     link_state: Any, port_kind: Any, throttle_clock: float,
-                     hysteresis: float, chip_busy: Any, core_util: Any, core_engine: Any,
-                     core_flops: Any, hbm_used: Any, hbm_bw_util: Any, power_w: Any,
-                     energy_j: Any, temp_c: Any, exec_status: Any, latency: Any,
-                     link_tx: Any) -> None:  # pragma: no cover - compiled
+    def chips_kernel(inp_t: Any, rates_t: Any, k_t: Any,
+                     dev_t: Any) -> None:  # pragma: no cover - compiled
+        inp, rates = ChipInputs(*inp_t), JobRates(*rates_t)
+        k, dev = ChipConstants(*k_t), DeviceArrays(*dev_t)
+        dt, j, ambient = inp.dt, inp.chip_job, inp.ambient_c
+        table, hbm_table, mix_t, kind = rates.table, rates.hbm_table, rates.mix_t, rates.kind
+        health, clock, throttled = dev.health, dev.clock_scale, dev.throttled
+        core_util, core_engine, core_flops = dev.core_util, dev.core_engine, dev.core_flops
+        hbm_used, hbm_bw_util, power_w = dev.hbm_used, dev.hbm_bw_util, dev.power_w
+        energy_j, temp_c, link_state = dev.energy_j, dev.temp_c, dev.link_state
+        cores, hbm_cap, throttle_c = k.cores, k.hbm_cap, k.throttle_c
+        link_tx = dev.link_tx_bytes
         n_chips, n_cores = core_util.shape
         n_ports = link_tx.shape[1]
         for c in range(n_chips):
@@ -52,17 +115,17 @@ def fused_kernel() -> FusedKernel | None:
             up = h != LOST
             wf = 1.0 if working else 0.0
             clk = clock[c]
-            busy = min(table[s, 0] / clk, 1.0) * wf
+            busy = min(table[s, RATE_BUSY] / clk, 1.0) * wf
             if hung:
                 busy = 1.0
-            chip_busy[c] = busy
-            k = kind[s]
-            per_util = table[s, 1] * wf / (busy * cores[c]) if busy > 0 else 0.0
-            m0, m1, m2, m3 = mix_t[0, k], mix_t[1, k], mix_t[2, k], mix_t[3, k]
+            dev.chip_busy[c] = busy
+            kd = kind[s]
+            per_util = table[s, RATE_FLOPS] * wf / (busy * cores[c]) if busy > 0 else 0.0
+            m0, m1, m2, m3 = mix_t[0, kd], mix_t[1, kd], mix_t[2, kd], mix_t[3, kd]
             util_row = core_util[c]
             flops_row = core_flops[c]
             eng_row = core_engine[c]
-            w_row = core_weight[c]
+            w_row = k.core_weight[c]
             b32 = np.float32(busy)  # float32 in the core loop: no conversions, SIMD-friendly
             pu32 = np.float32(per_util)
             for p in range(n_cores):
@@ -82,48 +145,47 @@ def fused_kernel() -> FusedKernel | None:
                 total += v
             if total > hbm_cap[c]:
                 hbm_used[c, 0] = max(hbm_used[c, 0] - (total - hbm_cap[c]), 0.0)
-            bw = table[s, 2] * wf * clk
+            bw = table[s, RATE_HBM_BW] * wf * clk
             hbm_bw_util[c] = bw
             # power and energy
-            activity = 0.6 if hung else 0.65 * busy + 0.35 * hbm_bw_util[c]
-            pw = (idle_w[c] + span_w[c] * activity * clk * clk) if up else 0.0
+            activity = HUNG_ACTIVITY if hung else (ACTIVITY_BUSY * busy
+                                                   + ACTIVITY_HBM * hbm_bw_util[c])
+            pw = (k.idle_w[c] + k.span_w[c] * activity * clk * clk) if up else 0.0
             power_w[c] = pw
             energy_j[c] += power_w[c] * dt
             # thermal
             t = temp_c[c]
-            t += (ambient[c] + r_th[c] * power_w[c] - t) * alpha[c]
+            t += (ambient[c] + k.r_th[c] * power_w[c] - t) * k.alpha[c]
             temp_c[c] = t
             t = temp_c[c]
-            th = (t > throttle_c[c]) or (throttled[c] and t > throttle_c[c] - hysteresis)
+            th = (t > throttle_c[c]) or (throttled[c]
+                                        and t > throttle_c[c] - THROTTLE_HYSTERESIS_C)
             th = th and up
             throttled[c] = th
-            clock[c] = throttle_clock if th else 1.0
+            clock[c] = THROTTLE_CLOCK if th else 1.0
             if h <= DEGRADED:
-                health[c] = DEGRADED if (th or link_bad[c]) else HEALTHY
+                health[c] = DEGRADED if (th or k.link_bad[c]) else HEALTHY
             # executions
-            exec_status[c, 0] += table[s, 4] * wf * dt
-            latency[c] = table[s, 5] * wf
-            # links: 1 = inside the node, 2 = UltraServer ring
+            dev.exec_status[c, EXEC_COMPLETED] += table[s, RATE_EXEC] * wf * dt
+            dev.latency_p50_s[c] = table[s, RATE_LATENCY] * wf
+            # links: inside the node, or the UltraServer ring
             for p in range(n_ports):
-                pk = port_kind[c, p]
-                if pk == 0 or link_state[c, p] == DOWN:
+                pk = k.port_kind[c, p]
+                if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
-                rate = table[s, 6] if pk == 1 else table[s, 7]
+                rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
                 link_tx[c, p] += rate * wf * dt
 
-    return chips_kernel
+    def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
+        chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))
 
-
-
-# Job states and kinds, as in trnmon/sim/jobs.py and trnmon/sim/workloads.py.
-J_FREE, J_LOADING, J_RUNNING, J_CHECKPOINTING, J_STALLED = 0, 1, 2, 3, 4
-K_PRETRAIN, K_FINETUNE, K_INFERENCE = 0, 1, 2
+    return run
 
 
 @functools.cache
-def fused_jobs() -> FusedKernel | None:
+def fused_jobs() -> JobsKernel | None:
     """`JobTable.advance` as one loop over job slots (same arithmetic, tested the same)."""
-    if os.environ.get("TRNMON_NUMBA", "1") == "0":
+    if not _numba_enabled():
         return None
     try:
         from numba import njit
@@ -131,51 +193,49 @@ def fused_jobs() -> FusedKernel | None:
         return None
 
     @njit(cache=True, nogil=True, error_model="numpy")
-    def jobs_kernel(dt: float, load: float, jitter: Any, idle: int, st: Any, kind: Any,
-                    timer: Any, compute_s: Any, comm_s: Any, bubble: Any, clock: Any,
-                    link_factor: Any, sv_peak_rps: Any, sv_w: Any, sv_kv: Any, sv_cap: Any,
-                    sv_bw: Any, sv_out: Any, sv_prefill: Any, sv_flops_tok_chip: Any,
-                    sv_flops_tok: Any, peak_flops: Any, tokens_per_step: Any,
-                    flops_per_step: Any, chips: Any, hbm_bw_train: Any, exec_per_step: Any,
-                    intra_per_step: Any, ring_per_step: Any, efa_per_step: Any,
-                    checkpoint_every: Any, checkpoint_s: Any, step_s: Any, busy_out: Any,
-                    progressing: Any, tokens_per_s: Any, flops_out: Any, mfu: Any,
-                    tokens_total: Any, hbm_bw: Any, kv_bytes: Any, exec_rate: Any,
-                    latency: Any, intra_rate: Any, ring_rate: Any, efa_rate: Any,
-                    steps: Any, elapsed: Any, since_checkpoint: Any,
-                    checkpoint_step: Any) -> None:  # pragma: no cover - compiled
-        for i in range(st.shape[0]):
-            s = st[i]
+    def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
+        inp, c, out = JobInputs(*inp_t), JobCosts(*c_t), JobProgress(*out_t)
+        dt, load, jitter, idle = inp.dt, inp.load, inp.jitter, inp.idle_slot
+        job_state, timer, kind = out.state, out.timer, c.kind
+        clock, link_factor = c.clock, c.link_factor
+        bubble, sv_kv, sv_out = c.bubble, c.sv_kv, c.sv_out
+        peak_flops, step_s, flops_out = c.peak_flops, out.step_s, out.flops
+        exec_per_step, steps, since_checkpoint = c.exec_per_step, out.steps, out.since_checkpoint
+        for i in range(job_state.shape[0]):
+            s = job_state[i]
             live = s != J_FREE and i != idle
             if s in (J_LOADING, J_CHECKPOINTING):
                 timer[i] -= dt
                 if timer[i] <= 0:
                     s = J_RUNNING
-                    st[i] = s
+                    job_state[i] = s
             elif s == J_STALLED:
                 timer[i] += dt
             running = s == J_RUNNING
             training = kind[i] == K_PRETRAIN or kind[i] == K_FINETUNE
             clk = clock[i]
             # training step
-            comp = compute_s[i] / clk
-            step = (comp + comm_s[i] / link_factor[i]) * (1.0 + bubble[i]) * jitter[i]
+            comp = c.compute_s[i] / clk
+            step = (comp + c.comm_s[i] / link_factor[i]) * (1.0 + bubble[i]) * jitter[i]
             comp_frac = comp / step if step > 0 else 0.0
-            t_busy = min(1.0, comp_frac * (1.0 + bubble[i]) ** -1 + 0.15 * (1 - comp_frac))
+            t_busy = min(1.0, comp_frac * (1.0 + bubble[i]) ** -1
+                         + COMM_BUSY * (1 - comp_frac))
             # serving step (workloads.serving_step)
-            rps = sv_peak_rps[i] * (load if kind[i] == K_INFERENCE else 1.0)
-            mem_bw = max(sv_bw[i] * clk * 0.7, 1.0)
+            rps = c.sv_peak_rps[i] * (load if kind[i] == K_INFERENCE else 1.0)
+            mem_bw = max(c.sv_bw[i] * clk * HBM_EFFICIENCY, 1.0)
             demand = rps * sv_out[i]
             denom = max(mem_bw - demand * sv_kv[i], 1e-9)
-            conc = min(demand * sv_w[i] / denom, sv_cap[i])
-            t_mem = (sv_w[i] + conc * sv_kv[i]) / mem_bw
-            t_comp = conc * sv_flops_tok_chip[i] / max(peak_flops[i] * clk * 0.6, 1.0)
+            conc = min(demand * c.sv_w[i] / denom, c.sv_cap[i])
+            t_mem = (c.sv_w[i] + conc * sv_kv[i]) / mem_bw
+            t_comp = conc * c.sv_flops_tok_chip[i] / max(peak_flops[i] * clk
+                                                         * COMPUTE_EFFICIENCY, 1.0)
             t_step = max(t_mem, t_comp)
             served = min(rps, conc / max(t_step * sv_out[i], 1e-12))
             intensity = t_comp / t_step if t_step > 0 else 0.0
-            s_busy = min((1.0 - np.exp(-conc)) * (0.55 + 0.45 * intensity)
-                         + served * sv_prefill[i], 1.0)
-            t_step = t_step * jitter[i] / link_factor[i] ** 0.1
+            s_busy = min((1.0 - np.exp(-conc))
+                         * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
+                         + served * c.sv_prefill[i], 1.0)
+            t_step = t_step * jitter[i] / link_factor[i] ** SERVE_LINK_EXPONENT
 
             is_train = training and live
             is_serve = (not training) and live
@@ -184,44 +244,50 @@ def fused_jobs() -> FusedKernel | None:
             inv = 1.0 / stp if stp > 0 else 0.0
             busy = t_busy if is_train else s_busy
             if is_serve:
-                busy = max(busy, 0.02)
-            tok = tokens_per_step[i] * inv if is_train else served * sv_out[i]
-            fl = flops_per_step[i] * inv if is_train else tok * sv_flops_tok[i]
+                busy = max(busy, SERVE_MIN_BUSY)
+            tok = c.tokens_per_step[i] * inv if is_train else served * sv_out[i]
+            fl = c.flops_per_step[i] * inv if is_train else tok * c.sv_flops_tok[i]
             loading = s == J_LOADING
             ckpt = s == J_CHECKPOINTING
-            phase = busy if running else (0.05 if (loading or ckpt) else 0.0)
-            busy_out[i] = phase if live else 0.0
+            phase = busy if running else (PHASE_BUSY if (loading or ckpt) else 0.0)
+            out.busy[i] = phase if live else 0.0
             prog = running and live
-            progressing[i] = prog
-            tokens_per_s[i] = tok if prog else 0.0
-            flops_out[i] = fl / max(chips[i], 1.0) if prog else 0.0
-            mfu[i] = flops_out[i] / peak_flops[i] if peak_flops[i] > 0 else 0.0
-            tokens_total[i] += tokens_per_s[i] * dt
-            bw = hbm_bw_train[i] if is_train else min(0.95, s_busy * 0.7 * clk)
-            hbm_bw[i] = bw if prog else (0.6 if loading else 0.0)
+            out.progressing[i] = prog
+            out.tokens_per_s[i] = tok if prog else 0.0
+            flops_out[i] = fl / max(c.chips[i], 1.0) if prog else 0.0
+            out.mfu[i] = flops_out[i] / peak_flops[i] if peak_flops[i] > 0 else 0.0
+            out.tokens_total[i] += out.tokens_per_s[i] * dt
+            bw = c.hbm_bw_train[i] if is_train else min(SERVE_HBM_BW_MAX,
+                                                        s_busy * SERVE_HBM_BW_PER_BUSY * clk)
+            out.hbm_bw[i] = bw if prog else (LOADING_HBM_BW if loading else 0.0)
             if ckpt and live:
-                hbm_bw[i] = 0.3
-            kv_bytes[i] = conc * sv_kv[i] if is_serve else 0.0
+                out.hbm_bw[i] = CHECKPOINT_HBM_BW
+            out.kv_bytes[i] = conc * sv_kv[i] if is_serve else 0.0
             if prog:
-                exec_rate[i] = exec_per_step[i] * inv if is_train else (
+                out.exec_rate[i] = exec_per_step[i] * inv if is_train else (
                     inv if conc > 0 else 0.0)
-                latency[i] = stp / max(exec_per_step[i], 1.0) if is_train else stp
+                out.latency[i] = stp / max(exec_per_step[i], 1.0) if is_train else stp
             else:
-                exec_rate[i] = 0.0
-                latency[i] = 0.0
+                out.exec_rate[i] = 0.0
+                out.latency[i] = 0.0
             pt = prog and is_train
-            intra_rate[i] = intra_per_step[i] * inv if pt else 0.0
-            ring_rate[i] = ring_per_step[i] * inv if pt else 0.0
-            efa_rate[i] = efa_per_step[i] * inv if pt else (served * 64e3 if prog else 0.0)
+            pl = prog and (is_train or conc > 0)
+            out.intra_rate[i] = c.intra_per_step[i] * inv if pl else 0.0
+            out.ring_rate[i] = c.ring_per_step[i] * inv if pl else 0.0
+            out.efa_rate[i] = c.efa_per_step[i] * inv if pt else (
+                served * EFA_BYTES_PER_REQUEST if prog else 0.0)
             if pt:
                 steps[i] += dt * inv
                 since_checkpoint[i] += dt
             if prog:
-                elapsed[i] += dt
-            if pt and since_checkpoint[i] >= checkpoint_every[i]:
-                checkpoint_step[i] = steps[i]
+                out.elapsed[i] += dt
+            if pt and since_checkpoint[i] >= c.checkpoint_every[i]:
+                out.checkpoint_step[i] = steps[i]
                 since_checkpoint[i] = 0.0
-                st[i] = J_CHECKPOINTING
-                timer[i] = checkpoint_s[i]
+                job_state[i] = J_CHECKPOINTING
+                timer[i] = c.checkpoint_s[i]
 
-    return jobs_kernel
+    def run(inp: JobInputs, costs: JobCosts, progress: JobProgress) -> None:
+        jobs_kernel(tuple(inp), tuple(costs), tuple(progress))
+
+    return run

@@ -7,36 +7,38 @@ The last slot is the idle pseudo-job: chips without a job point at it and read z
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import IntEnum
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.fused import fused_jobs
-from trnmon.sim.workloads import JobKind, JobSpec, ServingModel, TrainingCost, serving_step
+from trnmon.sim.rules import (
+    CHECKPOINT_HBM_BW,
+    COMM_BUSY,
+    EFA_BYTES_PER_REQUEST,
+    ENGINE_MIX,
+    HANG_WATCHDOG_S,
+    IDLE_KIND,
+    LOAD_S,
+    LOADING_HBM_BW,
+    PHASE_BUSY,
+    SERVE_HBM_BW_MAX,
+    SERVE_HBM_BW_PER_BUSY,
+    SERVE_LINK_EXPONENT,
+    SERVE_MIN_BUSY,
+    JobKind,
+    JobState,
+)
+from trnmon.sim.structs import JobCosts, JobInputs, JobProgress, gather
+from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost, serving_step
+
+__all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
 F64 = npt.NDArray[np.float64]
-
-
-class JobState(IntEnum):
-    FREE = 0  # slot unused
-    LOADING = 1  # loading the model or the last checkpoint
-    RUNNING = 2
-    CHECKPOINTING = 3
-    STALLED = 4  # a chip hung: everyone waits in the collective until the watchdog fires
-
-
-HANG_WATCHDOG_S = 600.0  # collective timeout before a stalled job is declared failed
-LOAD_S = 90.0  # loading weights / a checkpoint at start and restart
-
-# Engine-active shares while busy: tensor, vector, scalar, gpsimd (per job kind).
-ENGINE_MIX = np.array([
-    [0.82, 0.38, 0.22, 0.06],  # pretrain
-    [0.80, 0.40, 0.24, 0.06],  # finetune
-    [0.35, 0.55, 0.30, 0.10],  # inference: decode is memory-bound, vector-heavy
-    [0.55, 0.50, 0.28, 0.08],  # batch inference
-], dtype=np.float32)
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
 
 
 @dataclass(eq=False)
@@ -53,71 +55,99 @@ class JobRecord:
     chips: int = 0
 
 
+def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
+    """A job-table column: one value (or `width` values) per slot, the idle slot included."""
+    return field(init=False, repr=False,
+                 metadata={"column": True, "dtype": dtype, "width": width, "fill": fill})
+
+
 @dataclass(eq=False)
 class JobTable:
+    """The job table: `capacity` slots plus the idle pseudo-job, one array per column.
+
+    It owns the per-slot columns (declared below, allocated from the declarations: the
+    table's schema) and the slot -> `JobRecord` map. Placement writes the static columns;
+    the job tick (`advance`) rewrites the per-tick outputs.
+    """
+
     capacity: int
     records: dict[int, JobRecord] = field(default_factory=dict)  # slot -> record
     backend: str = "numpy"  # "numba": the fused loop in trnmon/sim/fused.py
 
+    state: I8 = _col(np.int8)  # JobState
+    kind: I8 = _col(np.int8)  # JobKind; IDLE_KIND for the idle slot
+    timer: F64 = _col(np.float64)  # seconds left in LOADING / CHECKPOINTING; stall age
+    elapsed: F64 = _col(np.float64)  # running seconds, for duration-bound jobs
+    duration: F64 = _col(np.float64)
+    # training (per job)
+    compute_s: F64 = _col(np.float64)
+    comm_s: F64 = _col(np.float64)
+    bubble: F64 = _col(np.float64)
+    flops_per_step: F64 = _col(np.float64)
+    tokens_per_step: F64 = _col(np.float64)
+    exec_per_step: F64 = _col(np.float64)
+    checkpoint_s: F64 = _col(np.float64)
+    checkpoint_every: F64 = _col(np.float64)
+    since_checkpoint: F64 = _col(np.float64)
+    steps: F64 = _col(np.float64)
+    checkpoint_step: F64 = _col(np.float64)
+    chips: F64 = _col(np.float64)
+    intra_per_step: F64 = _col(np.float64)
+    ring_per_step: F64 = _col(np.float64)
+    efa_per_step: F64 = _col(np.float64)
+    hbm_static: F64 = _col(np.float64, width=5)  # per chip, by HBM category
+    hbm_bw_train: F64 = _col(np.float64)
+    # serving (per job)
+    sv_w: F64 = _col(np.float64)
+    sv_kv: F64 = _col(np.float64)
+    sv_cap: F64 = _col(np.float64)
+    sv_bw: F64 = _col(np.float64)
+    sv_out: F64 = _col(np.float64)
+    sv_prefill: F64 = _col(np.float64)
+    sv_peak_rps: F64 = _col(np.float64)
+    sv_flops_tok: F64 = _col(np.float64)
+    sv_flops_tok_chip: F64 = _col(np.float64)
+    peak_flops: F64 = _col(np.float64)  # per chip
+    # slowdowns, refreshed when a chip throttles or a link changes state
+    clock: F64 = _col(np.float64, fill=1.0)
+    link_factor: F64 = _col(np.float64, fill=1.0)
+    # per-tick outputs (per chip unless noted)
+    step_s: F64 = _col(np.float64)
+    busy: F64 = _col(np.float64)
+    flops: F64 = _col(np.float64)
+    hbm_bw: F64 = _col(np.float64)
+    exec_rate: F64 = _col(np.float64)
+    latency: F64 = _col(np.float64)
+    tokens_per_s: F64 = _col(np.float64)  # whole job
+    mfu: F64 = _col(np.float64)
+    kv_bytes: F64 = _col(np.float64)
+    intra_rate: F64 = _col(np.float64)  # bytes/s per torus port
+    ring_rate: F64 = _col(np.float64)
+    efa_rate: F64 = _col(np.float64)  # bytes/s per node
+    progressing: B = _col(np.bool_)
+    tokens_total: F64 = _col(np.float64)  # counter, whole job
+
+    # The numba kernel's argument bundles over the columns, built on first use.
+    _bundles: tuple[JobCosts, JobProgress] | None = field(default=None, init=False,
+                                                          repr=False)
+
     def __post_init__(self) -> None:
         n = self.capacity + 1  # + idle slot
+        for f in fields(self):
+            if f.metadata.get("column"):
+                shape = (n, f.metadata["width"]) if f.metadata["width"] else (n,)
+                setattr(self, f.name, np.full(shape, f.metadata["fill"],
+                                              dtype=f.metadata["dtype"]))
+        self.kind[self.capacity] = IDLE_KIND  # the idle slot: no kind, no engine mix
 
-        def f64() -> F64:
-            return np.zeros(n, dtype=np.float64)
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        """The table's columns, in declaration order (its schema)."""
+        return tuple(f.name for f in fields(cls) if f.metadata.get("column"))
 
-        self.state = np.zeros(n, dtype=np.int8)
-        self.kind = np.zeros(n, dtype=np.int8)
-        self.kind[self.capacity] = len(JobKind)  # the idle slot: no kind, no engine mix
-        self.timer = f64()  # seconds left in LOADING / CHECKPOINTING; stall age in STALLED
-        self.elapsed = f64()  # running seconds, for duration-bound jobs
-        self.duration = f64()
-        # training (per job)
-        self.compute_s = f64()
-        self.comm_s = f64()
-        self.bubble = f64()
-        self.flops_per_step = f64()
-        self.tokens_per_step = f64()
-        self.exec_per_step = f64()
-        self.checkpoint_s = f64()
-        self.checkpoint_every = f64()
-        self.since_checkpoint = f64()
-        self.steps = f64()
-        self.checkpoint_step = f64()
-        self.chips = f64()
-        self.intra_per_step = f64()
-        self.ring_per_step = f64()
-        self.efa_per_step = f64()
-        self.hbm_static = np.zeros((n, 5), dtype=np.float64)  # per chip
-        self.hbm_bw_train = f64()
-        # serving (per job)
-        self.sv_w = f64()
-        self.sv_kv = f64()
-        self.sv_cap = f64()
-        self.sv_bw = f64()
-        self.sv_out = f64()
-        self.sv_prefill = f64()
-        self.sv_peak_rps = f64()
-        self.sv_flops_tok = f64()
-        self.sv_flops_tok_chip = f64()
-        self.peak_flops = f64()  # per chip
-        # slowdowns, refreshed when a chip throttles or a link changes state
-        self.clock = np.ones(n, dtype=np.float64)
-        self.link_factor = np.ones(n, dtype=np.float64)
-        # per-tick outputs (per chip unless noted)
-        self.step_s = f64()
-        self.busy = f64()
-        self.flops = f64()
-        self.hbm_bw = f64()
-        self.exec_rate = f64()
-        self.latency = f64()
-        self.tokens_per_s = f64()  # whole job
-        self.mfu = f64()
-        self.kv_bytes = f64()
-        self.intra_rate = f64()  # bytes/s per torus port
-        self.ring_rate = f64()
-        self.efa_rate = f64()  # bytes/s per node
-        self.progressing = np.zeros(n, dtype=np.bool_)
-        self.tokens_total = f64()  # counter, whole job
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """Every column by name (the arrays themselves, not copies)."""
+        return {name: getattr(self, name) for name in self.column_names()}
 
     @property
     def idle_slot(self) -> int:
@@ -154,12 +184,17 @@ class JobTable:
         self._start(slot, rec)
         self.sv_w[slot], self.sv_kv[slot], self.sv_cap[slot] = (
             sm.weight_bytes, sm.kv_bytes_per_seq, sm.kv_capacity_seqs)
+        # Decode's TP all-reduces load the links every step, as training's collectives do.
+        self.intra_per_step[slot] = sm.intra_port_bytes_per_step
+        self.ring_per_step[slot] = sm.ring_port_bytes_per_step
         self.sv_bw[slot], self.sv_out[slot] = sm.hbm_bw, sm.output_tokens
         self.sv_prefill[slot], self.sv_peak_rps[slot] = sm.prefill_s_per_req, sm.peak_rps
         self.sv_flops_tok[slot] = sm.flops_per_token
         self.sv_flops_tok_chip[slot] = sm.flops_per_token_chip
         self.peak_flops[slot] = sm.peak_flops
-        self.hbm_static[slot] = (0.0, *hbm_fixed)
+        # Weights are constants, the KV cache (allocated at load) tensors: fixed for life.
+        self.hbm_static[slot] = sm.hbm
+        del hbm_fixed
         self.duration[slot] = rec.spec.duration_s
 
     def _start(self, slot: int, rec: JobRecord) -> None:
@@ -193,31 +228,22 @@ class JobTable:
         """
         fused = fused_jobs() if self.backend == "numba" else None
         if fused is not None:
-            fused(dt, load, jitter, self.idle_slot, self.state, self.kind, self.timer,
-                  self.compute_s, self.comm_s, self.bubble, self.clock, self.link_factor,
-                  self.sv_peak_rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw,
-                  self.sv_out, self.sv_prefill, self.sv_flops_tok_chip, self.sv_flops_tok,
-                  self.peak_flops, self.tokens_per_step, self.flops_per_step, self.chips,
-                  self.hbm_bw_train, self.exec_per_step, self.intra_per_step,
-                  self.ring_per_step, self.efa_per_step, self.checkpoint_every,
-                  self.checkpoint_s, self.step_s, self.busy, self.progressing,
-                  self.tokens_per_s, self.flops, self.mfu, self.tokens_total, self.hbm_bw,
-                  self.kv_bytes, self.exec_rate, self.latency, self.intra_rate,
-                  self.ring_rate, self.efa_rate, self.steps, self.elapsed,
-                  self.since_checkpoint, self.checkpoint_step)
+            if self._bundles is None:  # columns are allocated once, never rebound
+                self._bundles = (gather(JobCosts, self), gather(JobProgress, self))
+            fused(JobInputs(dt, load, jitter, self.idle_slot), *self._bundles)
             return
-        st = self.state
+        job_state = self.state
         training = (self.kind == JobKind.PRETRAIN) | (self.kind == JobKind.FINETUNE)
-        live = st != JobState.FREE
+        live = job_state != JobState.FREE
         live[self.idle_slot] = False
-        running = st == JobState.RUNNING
+        running = job_state == JobState.RUNNING
 
         # State timers: LOADING and CHECKPOINTING count down, STALLED counts up.
-        counting = (st == JobState.LOADING) | (st == JobState.CHECKPOINTING)
+        counting = (job_state == JobState.LOADING) | (job_state == JobState.CHECKPOINTING)
         self.timer[counting] -= dt
-        self.timer[st == JobState.STALLED] += dt
+        self.timer[job_state == JobState.STALLED] += dt
         done = counting & (self.timer <= 0)
-        st[done] = JobState.RUNNING
+        job_state[done] = JobState.RUNNING
         running |= done
 
         # Training: step time from compute at the slowest chip's clock plus exposed
@@ -226,30 +252,31 @@ class JobTable:
                 * (1.0 + self.bubble) * jitter)
         comp_frac = np.divide(self.compute_s / self.clock, step, out=np.zeros_like(step),
                               where=step > 0)
-        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1 + 0.15 * (1 - comp_frac))
+        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1
+                            + COMM_BUSY * (1 - comp_frac))
 
         # Serving: request rate follows the day; batch inference runs flat out.
         rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
         conc, t_step, s_busy, served = serving_step(
             rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw * self.clock, self.sv_out,
             self.sv_prefill, self.sv_flops_tok_chip, self.peak_flops * self.clock)
-        t_step = t_step * jitter / self.link_factor ** 0.1
+        t_step = t_step * jitter / self.link_factor ** SERVE_LINK_EXPONENT
 
         is_train = training & live
         is_serve = ~training & live
         self.step_s[:] = np.where(is_train, step, np.where(is_serve, t_step, 0.0))
         inv_step = np.divide(1.0, self.step_s, out=np.zeros_like(step), where=self.step_s > 0)
         busy = np.where(is_train, t_busy, s_busy)
-        busy = np.where(is_serve, np.maximum(busy, 0.02), busy)  # runtime keeps polling
+        busy = np.where(is_serve, np.maximum(busy, SERVE_MIN_BUSY), busy)  # runtime keeps polling
         tokens_s = np.where(is_train, self.tokens_per_step * inv_step, served * self.sv_out)
         flops_job = np.where(is_train, self.flops_per_step * inv_step,
                              tokens_s * self.sv_flops_tok)
         chips = np.maximum(self.chips, 1.0)
 
         # Phase masks: loading reads weights (HBM busy, cores light); checkpoints write out.
-        loading = st == JobState.LOADING
-        ckpt = st == JobState.CHECKPOINTING
-        phase_busy = np.where(running, busy, np.where(loading | ckpt, 0.05, 0.0))
+        loading = job_state == JobState.LOADING
+        ckpt = job_state == JobState.CHECKPOINTING
+        phase_busy = np.where(running, busy, np.where(loading | ckpt, PHASE_BUSY, 0.0))
         self.busy[:] = np.where(live, phase_busy, 0.0)
         self.progressing[:] = running & live
         self.tokens_per_s[:] = np.where(self.progressing, tokens_s, 0.0)
@@ -258,21 +285,20 @@ class JobTable:
                                 where=self.peak_flops > 0)
         self.tokens_total += self.tokens_per_s * dt
         hbm_bw = np.where(is_train, self.hbm_bw_train,
-                          np.minimum(0.95, s_busy * 0.7 * self.clock))
-        self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, 0.6, 0.0))
-        self.hbm_bw[ckpt & live] = 0.3
+                          np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * self.clock))
+        self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, LOADING_HBM_BW, 0.0))
+        self.hbm_bw[ckpt & live] = CHECKPOINT_HBM_BW
         self.kv_bytes[:] = np.where(is_serve, conc * self.sv_kv, 0.0)
         self.exec_rate[:] = np.where(self.progressing, np.where(
             is_train, self.exec_per_step * inv_step, np.where(conc > 0, inv_step, 0.0)), 0.0)
         self.latency[:] = np.where(is_train, self.step_s / np.maximum(self.exec_per_step, 1),
                                    self.step_s)
         self.latency[~self.progressing] = 0.0
-        self.intra_rate[:] = np.where(self.progressing & is_train,
-                                      self.intra_per_step * inv_step, 0.0)
-        self.ring_rate[:] = np.where(self.progressing & is_train,
-                                     self.ring_per_step * inv_step, 0.0)
+        links = self.progressing & (is_train | (conc > 0))  # decode steps only with work
+        self.intra_rate[:] = np.where(links, self.intra_per_step * inv_step, 0.0)
+        self.ring_rate[:] = np.where(links, self.ring_per_step * inv_step, 0.0)
         self.efa_rate[:] = np.where(self.progressing & is_train, self.efa_per_step * inv_step,
-                                    np.where(self.progressing, served * 64e3, 0.0))
+                                    np.where(self.progressing, served * EFA_BYTES_PER_REQUEST, 0.0))
 
         # Progress and checkpoints (training); elapsed time for everyone that runs.
         self.steps += np.where(self.progressing & is_train, dt * inv_step, 0.0)
@@ -281,7 +307,7 @@ class JobTable:
         start_ckpt = self.progressing & is_train & (self.since_checkpoint >= self.checkpoint_every)
         self.checkpoint_step[start_ckpt] = self.steps[start_ckpt]
         self.since_checkpoint[start_ckpt] = 0.0
-        st[start_ckpt] = JobState.CHECKPOINTING
+        job_state[start_ckpt] = JobState.CHECKPOINTING
         self.timer[start_ckpt] = self.checkpoint_s[start_ckpt]
 
     def finished_slots(self) -> npt.NDArray[np.intp]:
@@ -290,6 +316,6 @@ class JobTable:
         return np.flatnonzero(live & due)
 
     def stalled_out(self) -> npt.NDArray[np.intp]:
-        st = self.state[: self.capacity]
+        job_state = self.state[: self.capacity]
         timed_out = self.timer[: self.capacity] >= HANG_WATCHDOG_S
-        return np.flatnonzero((st == JobState.STALLED) & timed_out)
+        return np.flatnonzero((job_state == JobState.STALLED) & timed_out)

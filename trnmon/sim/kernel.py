@@ -3,8 +3,8 @@
 One pass of array expressions, in phases: gather job rates to chips, cores and engines,
 HBM, power and energy, the RC thermal model and throttling, counters, host. No Python loop
 over devices; large (chips x cores x engines) products write into preallocated buffers.
-`tests/reference_model.py` does the same per device in plain Python, and the tests check
-the two agree.
+`trnmon/sim/reference.py` does the same per device in plain Python, and the tests check
+the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`.
 """
 
 from __future__ import annotations
@@ -16,23 +16,38 @@ import numpy.typing as npt
 
 from trnmon.hw.catalog import CHIPS, INSTANCE_TYPES
 from trnmon.sim.fused import fused_kernel
-from trnmon.sim.jobs import ENGINE_MIX, JobTable
-from trnmon.sim.state import FleetState, Health, LinkState
-from trnmon.sim.workloads import JobKind
+from trnmon.sim.jobs import JobTable
+from trnmon.sim.rules import (
+    ACTIVITY_BUSY,
+    ACTIVITY_HBM,
+    ENGINE_MIX_T,
+    HOST_BASE_MEM,
+    HOST_MEM_SERVING,
+    HOST_MEM_TRAINING,
+    HOST_SYSTEM_BASE,
+    HOST_SYSTEM_PER_RUNTIME,
+    HOST_USER_BASE,
+    HOST_USER_PER_RUNTIME,
+    HUNG_ACTIVITY,
+    INTRA_PORTS,
+    RUNTIME_SYSTEM_SHARE,
+    RUNTIME_USER_SHARE,
+    RUNTIME_VCPU_SERVING,
+    RUNTIME_VCPU_TRAINING,
+    THROTTLE_CLOCK,
+    THROTTLE_HYSTERESIS_C,
+    Health,
+    JobKind,
+    LinkState,
+)
+from trnmon.sim.state import EXEC_COMPLETED, FleetState
+from trnmon.sim.structs import ChipConstants, ChipInputs, DeviceArrays, JobRates, gather
 from trnmon.topology import PortKind, Topology
 
 F32 = npt.NDArray[np.float32]
 
-THROTTLE_CLOCK = 0.7  # clock fraction while throttled
-THROTTLE_HYSTERESIS_C = 5.0
-LINK_FACTOR = np.array([1.0, 0.5, 0.25], dtype=np.float64)  # up, degraded, down (rerouted)
-HOST_BASE_MEM = 24 * 2**30
-# (engines, job kinds + idle): the last column is the idle pseudo-job's all-zero mix.
-ENGINE_MIX_T = np.ascontiguousarray(
-    np.vstack([ENGINE_MIX, np.zeros((1, ENGINE_MIX.shape[1]), dtype=np.float32)]).T)
-IDLE_KIND = ENGINE_MIX.shape[0]
-BLOCK_CHIPS = 8192
-FUSED_MIN_CHIPS = 16_384
+BLOCK_CHIPS = 8192  # numpy path: chips per cache block (its arrays stay in L2)
+FUSED_MIN_CHIPS = 16_384  # fleets this big use the numba kernel when numba is installed
 
 
 def _per_kind(topo: Topology, attr: str) -> F32:
@@ -51,6 +66,9 @@ class TickInputs:
 
 
 class DeviceKernel:
+    """The device tick and the per-chip constants it needs (power, thermal, HBM capacity,
+    core weights drawn at start, link masks derived from the link states)."""
+
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
         # "numba": one fused pass per chip (trnmon/sim/fused.py) for fleets big enough to
@@ -81,20 +99,22 @@ class DeviceKernel:
         self.intra_up = self.is_intra.copy()
         self.ring_up = self.is_ring.copy()
         self.link_bad = np.zeros(c, dtype=np.bool_)
+        self._bundle_cache: tuple[FleetState, ChipConstants, DeviceArrays] | None = None
 
     def set_core_weights(self, chips: npt.NDArray[np.intp], weights: F32) -> None:
         """Per-core share of a chip's work, set at placement (load imbalance is static)."""
         self.core_weight[chips] = weights * self.topo.core_valid[chips]
 
-    def refresh_links(self, st: FleetState) -> None:
+    def refresh_links(self, dev: FleetState) -> None:
         """Link-derived masks; called only when a link changes state (an event)."""
-        up = (st.link_state != LinkState.DOWN).astype(np.float32)
+        up = (dev.link_state != LinkState.DOWN).astype(np.float32)
         np.multiply(self.is_intra, up, out=self.intra_up)
         np.multiply(self.is_ring, up, out=self.ring_up)
-        self.link_bad[:] = (st.link_state != LinkState.UP).any(axis=1)
+        self.link_bad[:] = (dev.link_state != LinkState.UP).any(axis=1)
 
-    def advance(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
-        # Every per-job rate a chip reads, as one small float32 table (jobs x 9).
+    def advance(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
+        # Every per-job rate a chip reads, as one small float32 table (9 x jobs; the rows
+        # are named by structs.RATE_*).
         table = np.stack([jobs.busy * jobs.clock, jobs.flops, jobs.hbm_bw, jobs.kv_bytes,
                           jobs.exec_rate, jobs.latency, jobs.intra_rate, jobs.ring_rate,
                           jobs.hbm_static.sum(axis=1)]).astype(np.float32)
@@ -104,28 +124,33 @@ class DeviceKernel:
             self._alpha_dt = inp.dt
         fused = fused_kernel() if self.backend == "numba" else None
         if fused is not None:
-            fused(inp.dt, inp.chip_job, np.ascontiguousarray(table.T), hbm_table,
-                  ENGINE_MIX_T, jobs.kind, st.health, st.clock_scale, st.throttled,
-                  self.link_bad, self.core_weight, self.cores,
-                  self.idle_w, self.span_w, self.r_th, self._alpha, self.throttle_c,
-                  self.hbm_cap, inp.ambient_c, st.link_state, self.topo.port_kind,
-                  THROTTLE_CLOCK, THROTTLE_HYSTERESIS_C, st.chip_busy, st.core_util,
-                  st.core_engine, st.core_flops, st.hbm_used, st.hbm_bw_util, st.power_w,
-                  st.energy_j, st.temp_c, st.exec_status, st.latency_p50_s, st.link_tx_bytes)
+            fused(ChipInputs(inp.dt, inp.chip_job, inp.ambient_c),
+                  JobRates(np.ascontiguousarray(table.T), hbm_table, ENGINE_MIX_T, jobs.kind),
+                  *self._bundles(dev))
         else:
             # Cache blocking: each block's arrays stay in L2 across the ~40 passes below.
             n = self.topo.n_chips
             for lo in range(0, n, BLOCK_CHIPS):
-                self._chips(st, jobs, inp, table, hbm_table,
+                self._chips(dev, jobs, inp, table, hbm_table,
                             slice(lo, min(lo + BLOCK_CHIPS, n)))
-        self._nodes(st, jobs, inp)
+        self._nodes(dev, jobs, inp)
 
-    def _chips(self, st: FleetState, jobs: JobTable, inp: TickInputs, table: F32,
+    def _bundles(self, dev: FleetState) -> tuple[ChipConstants, DeviceArrays]:
+        """The numba kernel's per-chip bundles; arrays are never rebound, so built once
+        per device state."""
+        if self._bundle_cache is None or self._bundle_cache[0] is not dev:
+            consts = ChipConstants(self.core_weight, self.cores, self.idle_w, self.span_w,
+                                   self.r_th, self._alpha, self.throttle_c, self.hbm_cap,
+                                   self.topo.port_kind, self.link_bad)
+            self._bundle_cache = (dev, consts, gather(DeviceArrays, dev))
+        return self._bundle_cache[1], self._bundle_cache[2]
+
+    def _chips(self, dev: FleetState, jobs: JobTable, inp: TickInputs, table: F32,
                hbm_table: F32, s: slice) -> None:
         dt = inp.dt
         j = inp.chip_job[s]
-        health = st.health[s]
-        clock = st.clock_scale[s]
+        health = dev.health[s]
+        clock = dev.clock_scale[s]
         working = (health == Health.HEALTHY) | (health == Health.DEGRADED)
         hung = health == Health.HUNG
         up = health != Health.LOST
@@ -138,21 +163,21 @@ class DeviceKernel:
         np.minimum(busy, 1.0, out=busy)
         busy *= wf
         busy[hung] = 1.0  # a hung chip spins: busy with no progress
-        st.chip_busy[s] = busy
-        core_util = st.core_util[s]
+        dev.chip_busy[s] = busy
+        core_util = dev.core_util[s]
         # busy <= 1 and core weights <= 1, so the product needs no clipping
         np.multiply(busy[:, None], self.core_weight[s], out=core_util)
         mix = np.take(ENGINE_MIX_T, jobs.kind[j], axis=1)
-        engine = st.core_engine[s]
+        engine = dev.core_engine[s]
         for e in range(mix.shape[0]):
             np.multiply(core_util, mix[e][:, None], out=engine[:, :, e])
         flops_per_util = np.divide(job_flops * wf, busy * self.cores[s],
                                    out=np.zeros(busy.shape, dtype=np.float32), where=busy > 0)
-        np.multiply(core_util, flops_per_util[:, None], out=st.core_flops[s])
+        np.multiply(core_util, flops_per_util[:, None], out=dev.core_flops[s])
 
         # --- HBM: the job's footprint plus the live KV cache; nothing on a dead runtime ----
         resident = working | hung
-        hbm = st.hbm_used[s]
+        hbm = dev.hbm_used[s]
         np.take(hbm_table, j, axis=0, out=hbm)
         gone = ~resident
         if gone.any():
@@ -162,22 +187,22 @@ class DeviceKernel:
         if over.any():  # tensors give way first; the model never exceeds capacity
             excess = hbm[over].sum(axis=1) - cap[over]
             hbm[over, 0] = np.maximum(hbm[over, 0] - excess, 0.0)
-        bw_util = st.hbm_bw_util[s]
+        bw_util = dev.hbm_bw_util[s]
         np.multiply(job_bw * wf, clock, out=bw_util)
 
         # --- power and energy: idle + dynamic share; DVFS cuts dynamic power when throttled
-        activity = 0.65 * busy + 0.35 * bw_util
-        activity[hung] = 0.6
-        power = st.power_w[s]
+        activity = ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util
+        activity[hung] = HUNG_ACTIVITY
+        power = dev.power_w[s]
         power[:] = (self.idle_w[s] + self.span_w[s] * activity * clock ** 2) * up
-        st.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
+        dev.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
 
         # --- RC thermal model, exact for a constant input over the tick ------------------
-        temp = st.temp_c[s]
+        temp = dev.temp_c[s]
         steady = inp.ambient_c[s] + self.r_th[s] * power
         temp += (steady - temp) * self._alpha[s]
         throttle_c = self.throttle_c[s]
-        throttled = st.throttled[s]
+        throttled = dev.throttled[s]
         throttled[:] = (temp > throttle_c) | (
             throttled & (temp > throttle_c - THROTTLE_HYSTERESIS_C))
         throttled &= up
@@ -189,34 +214,35 @@ class DeviceKernel:
                                 Health.HEALTHY)
 
         # --- execution counters and latency ---------------------------------------------
-        st.exec_status[s, 0] += job_exec * wf * np.float64(dt)
-        np.multiply(job_lat, wf, out=st.latency_p50_s[s])
+        dev.exec_status[s, EXEC_COMPLETED] += job_exec * wf * np.float64(dt)
+        np.multiply(job_lat, wf, out=dev.latency_p50_s[s])
 
-        # --- NeuronLink bytes: ports 0-3 inside the node, 4-5 the UltraServer ring -------
+        # --- NeuronLink bytes: the first INTRA_PORTS inside the node, the rest the ring --
         scale = wf * np.float32(dt)
         port = self._port[s]
-        np.multiply((job_intra * scale)[:, None], self.intra_up[s, :4], out=port[:, :4])
-        np.multiply((job_ring * scale)[:, None], self.ring_up[s, 4:], out=port[:, 4:])
-        st.link_tx_bytes[s] += port
+        q = INTRA_PORTS
+        np.multiply((job_intra * scale)[:, None], self.intra_up[s, :q], out=port[:, :q])
+        np.multiply((job_ring * scale)[:, None], self.ring_up[s, q:], out=port[:, q:])
+        dev.link_tx_bytes[s] += port
 
-    def _nodes(self, st: FleetState, jobs: JobTable, inp: TickInputs) -> None:
+    def _nodes(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
         dt = inp.dt
         # --- node: EFA and host ----------------------------------------------------------
         nj = np.where(inp.node_job >= 0, inp.node_job, jobs.idle_slot)
-        node_up = st.node_up
+        node_up = dev.node_up
         efa = jobs.efa_rate[nj] * dt * node_up
-        st.efa_tx_bytes += efa
-        st.efa_rx_bytes += efa
+        dev.efa_tx_bytes += efa
+        dev.efa_rx_bytes += efa
         jbusy = jobs.busy[nj]
         training = (jobs.kind[nj] == JobKind.PRETRAIN) | (jobs.kind[nj] == JobKind.FINETUNE)
         has_job = inp.node_job >= 0
-        share = np.where(training, 0.14, 0.07) * jbusy * has_job
-        st.runtime_vcpu_user[:] = share * 0.8 * node_up
-        st.runtime_vcpu_system[:] = share * 0.2 * node_up
-        st.host_vcpu_user[:] = (0.015 + share * 1.3) * node_up
-        st.host_vcpu_system[:] = (0.008 + share * 0.35) * node_up
-        job_mem = np.where(training, 0.28, 0.12) * self.node_mem * has_job
-        st.host_mem_used[:] = (HOST_BASE_MEM + job_mem) * node_up
+        share = np.where(training, RUNTIME_VCPU_TRAINING, RUNTIME_VCPU_SERVING) * jbusy * has_job
+        dev.runtime_vcpu_user[:] = share * RUNTIME_USER_SHARE * node_up
+        dev.runtime_vcpu_system[:] = share * RUNTIME_SYSTEM_SHARE * node_up
+        dev.host_vcpu_user[:] = (HOST_USER_BASE + share * HOST_USER_PER_RUNTIME) * node_up
+        dev.host_vcpu_system[:] = (HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME) * node_up
+        job_mem = np.where(training, HOST_MEM_TRAINING, HOST_MEM_SERVING) * self.node_mem * has_job
+        dev.host_mem_used[:] = (HOST_BASE_MEM + job_mem) * node_up
 
     def _hbm32(self, jobs: JobTable) -> F32:
         """The per-job HBM table in float32 with the live KV cache in `tensors`."""

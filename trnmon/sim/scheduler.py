@@ -16,8 +16,10 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
 from trnmon.sim.cells import Cell
-from trnmon.sim.jobs import JobRecord, JobState, JobTable
-from trnmon.sim.workloads import MIB, JobKind, JobSpec, serving_model, training_cost
+from trnmon.sim.jobs import JobRecord, JobTable
+from trnmon.sim.rules import JobKind, JobState
+from trnmon.sim.simstate import SchedulerState
+from trnmon.sim.workloads import MIB, JobSpec, serving_model, training_cost
 from trnmon.topology import Topology
 
 MAX_PLACEMENTS_PER_TICK = 16
@@ -29,6 +31,8 @@ _FAMILY_OF_TYPE = {"trn2.48xlarge": "trn2", "trn2u.48xlarge": "trn2",
 
 @dataclass(eq=False)
 class Pending:
+    """A queued job: new, or crashed and waiting to resume from `resume_step`."""
+
     spec: JobSpec
     submitted_at: float
     job_id: int
@@ -49,10 +53,11 @@ class Scheduler:
         self.jobs = jobs
         self.chip_job = chip_job
         self.cells = cells
-        self.node_job = np.full(topo.n_nodes, -1, dtype=np.int32)
-        self.node_usable = np.ones(topo.n_nodes, dtype=np.bool_)  # up and no failed chip
-        self.queues: list[deque[Pending]] = [deque() for _ in cells]
-        self.next_job_ids = [c.first_id for c in cells]
+        # Everything the scheduler mutates lives in its part of the SimState.
+        self.sched_state = SchedulerState(
+            node_job=np.full(topo.n_nodes, -1, dtype=np.int32),
+            node_usable=np.ones(topo.n_nodes, dtype=np.bool_),
+            queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells])
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
@@ -63,8 +68,47 @@ class Scheduler:
                               for c in cells]
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
         self.placed_slots: list[int] = []  # slots placed since the engine last looked
-        self.completed = 0
-        self.failed = 0
+
+    # --- the mutable part, by the names the scheduler has always used ---------------------
+    @property
+    def node_job(self) -> npt.NDArray[np.int32]:
+        return self.sched_state.node_job
+
+    @property
+    def node_usable(self) -> npt.NDArray[np.bool_]:
+        return self.sched_state.node_usable
+
+    @property
+    def queues(self) -> list[deque[Pending]]:
+        return self.sched_state.queues
+
+    @queues.setter
+    def queues(self, value: list[deque[Pending]]) -> None:
+        self.sched_state.queues = value
+
+    @property
+    def next_job_ids(self) -> list[int]:
+        return self.sched_state.next_job_ids
+
+    @next_job_ids.setter
+    def next_job_ids(self, value: list[int]) -> None:
+        self.sched_state.next_job_ids = value
+
+    @property
+    def completed(self) -> int:
+        return self.sched_state.completed
+
+    @completed.setter
+    def completed(self, value: int) -> None:
+        self.sched_state.completed = value
+
+    @property
+    def failed(self) -> int:
+        return self.sched_state.failed
+
+    @failed.setter
+    def failed(self, value: int) -> None:
+        self.sched_state.failed = value
 
     @property
     def queue(self) -> Sequence[Pending]:
@@ -257,9 +301,9 @@ class Scheduler:
     def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:
         slots = np.unique(self.chip_job[chips])
         slots = slots[slots != self.jobs.idle_slot]
-        st = self.jobs.state
-        running = slots[st[slots] != JobState.STALLED]
-        st[running] = JobState.STALLED
+        job_state = self.jobs.state
+        running = slots[job_state[slots] != JobState.STALLED]
+        job_state[running] = JobState.STALLED
         self.jobs.timer[running] = 0.0
 
     def jobs_on_chips(self, chips: npt.NDArray[np.intp]) -> list[int]:

@@ -8,13 +8,14 @@ Only the engine writes these arrays; consumers read snapshots.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.hw.catalog import ENGINES, MAX_PHYSICAL_CORES
+from trnmon.sim.rules import Health, LinkState
 from trnmon.topology import MAX_PORTS, Topology
 
 F32 = npt.NDArray[np.float32]
@@ -30,27 +31,30 @@ ECC_EVENTS = ("mem_ecc_corrected", "mem_ecc_uncorrected", "sram_ecc_corrected",
 EXECUTION_STATUS = ("completed", "completed_with_err", "completed_with_num_err", "timed_out",
                     "incorrect_input", "failed_to_queue")
 EXECUTION_ERRORS = ("generic", "numerical", "transient", "model", "runtime", "hardware")
+EXEC_COMPLETED = EXECUTION_STATUS.index("completed")  # the column a finished execution counts in
 LATENCY_PERCENTILES = ("p0", "p1", "p25", "p50", "p75", "p99", "p100")
 # Shape of a step-latency distribution relative to its median: a tight body, a long tail.
 LATENCY_SHAPE = np.array([0.82, 0.88, 0.96, 1.0, 1.05, 1.3, 1.9], dtype=np.float32)
 
-
-class Health(IntEnum):
-    HEALTHY = 0
-    DEGRADED = 1  # working, but throttled or behind a degraded link
-    FAILED = 2  # uncorrectable error: the chip is out until repaired
-    HUNG = 3  # busy with no progress
-    LOST = 4  # its node stopped reporting
-
-
-class LinkState(IntEnum):
-    UP = 0
-    DEGRADED = 1
-    DOWN = 2
+__all__ = [
+    "ECC_EVENTS",
+    "EXECUTION_ERRORS",
+    "EXECUTION_STATUS",
+    "EXEC_COMPLETED",
+    "HBM_CATEGORIES",
+    "LATENCY_PERCENTILES",
+    "LATENCY_SHAPE",
+    "FleetState",
+    "Health",
+    "LinkState",
+]
 
 
 @dataclass(eq=False)
 class FleetState:
+    """The devices' live state: every chip, core, NeuronLink port and node array (shapes
+    and dtypes in the module docstring). Part of the engine's `SimState`."""
+
     # per physical core (C, K)
     core_util: F32
     core_engine: F32  # (C, K, E) engine-active ratio: tensor, vector, scalar, gpsimd
@@ -107,6 +111,15 @@ class FleetState:
             runtime_vcpu_user=f32(n), runtime_vcpu_system=f32(n), host_mem_used=f32(n),
             efa_tx_bytes=f64(n), efa_rx_bytes=f64(n),
         )
+
+    def read_only_copy(self) -> FleetState:
+        """A copy whose arrays cannot be written: what a snapshot holds."""
+        out = copy.copy(self)
+        for f in fields(self):
+            a = getattr(self, f.name).copy()
+            a.setflags(write=False)
+            setattr(out, f.name, a)
+        return out
 
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -102,17 +102,26 @@ CE_SOFT_PER_DEVICE_YEAR = 0.06  # ~6 % of devices see one soft error a year
 CE_WEAK_FRACTION = 0.02  # devices with a hard fault
 CE_WEAK_MEDIAN_PER_DAY = 10.0  # ~3,650 a year: Schroeder's ~4,000 per affected DIMM-year
 CE_WEAK_SIGMA = 1.5
+# One standard normal per device decides both: the top CE_WEAK_FRACTION of the normal are
+# the weak devices (z above this quantile), and how far above sets how weak.
+CE_WEAK_Z = 2.0537489  # the normal's 98th percentile
+
+
+def correctable_ecc_weights(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per-device correctable-ECC rates (events per second) from one standard normal per
+    device: a soft rate for all, plus a lognormal hard-fault rate for the weak few."""
+    rates = np.full(z.shape, CE_SOFT_PER_DEVICE_YEAR / (365.0 * 86400.0))
+    weak = z >= CE_WEAK_Z
+    # The normal's tail above CE_WEAK_Z, spread like a lognormal of sigma CE_WEAK_SIGMA
+    # around the median (the tail's median excess is ~0.3).
+    excess = (z[weak] - CE_WEAK_Z - 0.3) * CE_WEAK_SIGMA / 0.35
+    rates[weak] += CE_WEAK_MEDIAN_PER_DAY / 86400.0 * np.exp(excess)
+    return rates
 
 
 def correctable_ecc_rates(rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
-    """Per-device correctable-ECC rates (events per second), heavy-tailed."""
-    rates = np.full(n, CE_SOFT_PER_DEVICE_YEAR / (365.0 * 86400.0))
-    weak = rng.random(n) < CE_WEAK_FRACTION
-    k = int(weak.sum())
-    if k:
-        rates[weak] += (CE_WEAK_MEDIAN_PER_DAY / 86400.0
-                        * rng.lognormal(0.0, CE_WEAK_SIGMA, size=k))
-    return rates
+    """Per-device correctable-ECC rates for n devices (one normal each from `rng`)."""
+    return correctable_ecc_weights(rng.standard_normal(n))
 
 
 def markdown_table() -> str:

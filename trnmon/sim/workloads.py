@@ -1,45 +1,42 @@
-"""Workloads costed with closed-form roofline formulas (emulation-model.md §1-2).
+"""Workloads: job specs and their costs, from the performance rulebook (trnmon/sim/perf.py).
 
-Training cost is evaluated once per job event (start, restart): compute time at the job's
-efficiency, exposed tensor- and data-parallel collectives, the pipeline bubble, and the HBM
-footprint. Inference cost depends on the request rate, which moves every tick, so it is
-written over numpy arrays of jobs and evaluated for all serving jobs at once.
+Costs are evaluated once per job event (start, restart) by `trnmon.sim.jobcost`, the same
+rules `trnmon estimate` prints: training step, MFU, link bytes per fabric, HBM by category
+and the async checkpoint pause; a serving deployment's static batch, its decode step
+(memory + TP all-reduces + floor, constant for the compiled batch), TTFT and its KV cache,
+allocated at load. The request rate moves every tick, so the serving solve is written over
+numpy arrays of jobs and evaluated for all serving jobs at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from trnmon.hw.catalog import GIB, ChipSpec
+from trnmon.hw.catalog import ChipSpec
+from trnmon.hw.models import MODEL_ALIASES, MODEL_ARCH_BY_NAME, model_arch
+from trnmon.sim import jobcost
+from trnmon.sim.rules import (
+    COMPUTE_EFFICIENCY,
+    DECODE_BUSY_BASE,
+    DECODE_BUSY_INTENSITY,
+    HBM_EFFICIENCY,
+    JobKind,
+)
 
 MIB = 1 << 20
 BF16 = 2
 TRAINING_FLOP_PER_BYTE = 180.0
 
 
-class JobKind(IntEnum):
-    PRETRAIN = 0
-    FINETUNE = 1
-    INFERENCE = 2
-    BATCH_INFERENCE = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @property
-    def training(self) -> bool:
-        return self in (JobKind.PRETRAIN, JobKind.FINETUNE)
-
-
 @dataclass(frozen=True, slots=True)
 class Model:
+    """A model's shape: parameters, layers, hidden size and KV heads (for the cost model)."""
+
     name: str
     params: float
     layers: int
@@ -52,13 +49,13 @@ class Model:
         return 2.0 * self.layers * self.kv_heads * self.head_dim * BF16
 
 
-MODELS: dict[str, Model] = {m.name: m for m in (
-    Model("llama3-8b", 8.0e9, 32, 4096, 8, 128),
-    Model("llama3-70b", 70.6e9, 80, 8192, 8, 128),
-    Model("llama3-405b", 405e9, 126, 16384, 8, 128),
-    Model("mistral-7b", 7.2e9, 32, 4096, 8, 128),
-    Model("mixtral-8x22b", 141e9, 56, 6144, 8, 128),
-)}
+def _model(name: str) -> Model:
+    a = model_arch(name)
+    return Model(name, float(a.params), a.layers, a.hidden, a.kv_heads, a.head_dim)
+
+
+# Every model of the catalog (trnmon/hw/models.py), and the names older configs used.
+MODELS: dict[str, Model] = {n: _model(n) for n in (*MODEL_ARCH_BY_NAME, *MODEL_ALIASES)}
 
 
 class JobSpec(BaseModel):
@@ -73,18 +70,22 @@ class JobSpec(BaseModel):
     """Place on whole UltraServers (nodes must be a multiple of 4)."""
     instance_family: Literal["trn2", "trn1", "inf2"] = "trn2"
     tp: int = Field(16, ge=1, le=64)
-    """Tensor-parallel degree in chips (inside one node, or one UltraServer for 64)."""
+    """Tensor-parallel degree in chips (inside one node, or one UltraServer for 64); the
+    rules count it in NeuronCore ranks: tp x ranks per chip."""
     pp: int = Field(1, ge=1, le=64)
     seq_len: int = Field(8192, ge=128, le=131072)
     global_batch: int = Field(512, ge=1, le=1 << 20)
     """Sequences per optimizer step (training)."""
     efficiency: float = Field(0.45, gt=0, le=1)
-    """Compute efficiency of the job's kernels (MFU before communication and bubble)."""
+    """Kept for older specs; the rules make MFU an outcome of model and placement."""
     duration_s: float = Field(6 * 3600.0, gt=0, le=1e8)
     peak_rps: float = Field(20.0, ge=0, le=1e6)
     """Inference: peak requests per second over the day."""
     prompt_tokens: int = Field(1024, ge=1, le=131072)
     output_tokens: int = Field(256, ge=1, le=131072)
+    batch: int = Field(0, ge=0, le=4096)
+    """Serving: the static batch the deployment compiles (0: 4 online, 64 batch inference;
+    halved until it fits beside the weights)."""
     name: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
 
     @property
@@ -94,6 +95,8 @@ class JobSpec(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TrainingCost:
+    """A training job's per-step costs on its placement, evaluated once per placement."""
+
     chips: int
     step_s: float  # at full clock and healthy links
     compute_s: float
@@ -110,109 +113,102 @@ class TrainingCost:
     checkpoint_s: float
 
 
-def _runtime_overheads(chip: ChipSpec) -> tuple[float, float, float]:
-    """model_code, model_shared_scratchpad, runtime_memory per chip (plausible sizes)."""
-    return 160.0 * MIB, min(2.0 * GIB, chip.hbm_bytes * 0.02), 320.0 * MIB
+def _shape(spec: JobSpec, chips: int, ring: bool, lnc: int) -> jobcost.JobShape:
+    return jobcost.JobShape(spec.model, spec.instance_family, chips, spec.tp, spec.pp, ring,
+                            lnc)
+
+
+def _intra_ports(chip: ChipSpec, family: str) -> float:
+    return 2.0 if family == "inf2" else 4.0  # inf2: a ring; trn1/trn2: the 4x4 torus
 
 
 def training_cost(spec: JobSpec, chip: ChipSpec, chips: int, *, ultraserver_ring: bool,
-                  efa_per_node: float) -> TrainingCost:
-    """Closed-form step cost of a data/tensor/pipeline-parallel training job."""
-    m = MODELS[spec.model]
-    tp = min(spec.tp, chips)
-    pp = max(1, min(spec.pp, chips // tp))
-    dp = max(1, chips // (tp * pp))
+                  efa_per_node: float, lnc: int = 2) -> TrainingCost:
+    """A training job's step on its placement, by the rules (`jobcost.train`)."""
+    shape = _shape(spec, chips, ultraserver_ring, lnc)
+    place = jobcost.placement(shape)
+    est = jobcost.train(shape, seq_len=spec.seq_len, global_batch=spec.global_batch)
+    # The job table rebuilds the step as (compute / clock + comm / links) x (1 + bubble):
+    # everything that is not compute goes to `comm_s`, so a healthy job steps at est.step_s.
+    comm = max(0.0, est.step_s / (1.0 + est.bubble) - est.compute_s)
+    hbm = est.hbm
+    cap = chip.hbm_bytes - hbm.model_code - hbm.scratchpad - hbm.runtime
+    tensors = min(hbm.tensors, cap)  # the compiler would shard or recompute more: cap it
     tokens = float(spec.global_batch * spec.seq_len)
-    # FLOPs: 6N per token plus attention 12 L h s (PaLM App. B)
-    flops = tokens * (6.0 * m.params + 12.0 * m.layers * m.hidden * spec.seq_len)
-    peak = chip.bf16_tflops * 1e12
-    compute = flops / (chips * peak * spec.efficiency)
-
-    # Tensor parallel: 4 all-reduces per layer of b*s*h*2 bytes, over the 2D torus with all
-    # 4 ports carrying disjoint chunks (emulation-model §1, torus all-reduce).
-    tokens_per_replica = tokens / dp
-    tp_bytes = 4.0 * (m.layers / pp) * tokens_per_replica * m.hidden * BF16 if tp > 1 else 0.0
-    tp_volume = 2.0 * (tp - 1) / tp * tp_bytes if tp > 1 else 0.0
-    torus_bw = 4.0 * chip.neuronlink_bandwidth * 0.8 / 4.0  # 4 intra ports, 80% efficiency
-    tp_time = tp_volume / torus_bw
-    # Data parallel: ring all-reduce of the bf16 gradients, 2(n-1)/n * S / B, over the
-    # UltraServer ring when the replicas share one, else over EFA.
-    grad_bytes = BF16 * m.params / (tp * pp)
-    dp_volume = 2.0 * (dp - 1) / dp * grad_bytes if dp > 1 else 0.0
-    per_chip_efa = efa_per_node / 16.0 if efa_per_node > 0 else 25e9
-    dp_bw = 2 * 128e9 * 0.8 if ultraserver_ring else per_chip_efa * 0.8
-    dp_time = dp_volume / dp_bw
-    # Most communication overlaps compute; what stays exposed (SimAI-style overlap ratios):
-    comm = 0.35 * tp_time + 0.25 * dp_time
-    # Micro-batches of one sequence: each replica runs global_batch/dp of them per step.
-    micro = max(1.0, spec.global_batch / dp)
-    bubble = (pp - 1) / micro
-    step = (compute + comm) * (1.0 + bubble)
-
-    # HBM per chip: bf16 weights + grads, fp32 master/m/v sharded over DP (ZeRO-1),
-    # selective-recompute activations 34*s*b*h/t per layer for the layers of a stage.
-    weights = BF16 * m.params / (tp * pp)
-    grads = BF16 * m.params / (tp * pp)
-    optim = 12.0 * m.params / (tp * pp * dp)
-    act = 34.0 * spec.seq_len * m.hidden / tp * (m.layers / pp) * min(pp, 4)
-    code, scratch, runtime = _runtime_overheads(chip)
-    capacity = chip.hbm_bytes - code - scratch - runtime
-    tensors = grads + optim + act
-    if weights + tensors > capacity:  # the compiler would shard or recompute more: cap it
-        tensors = max(0.0, capacity - weights)
-        weights = min(weights, capacity)
     # HBM traffic from the arithmetic intensity of fused transformer kernels (FLOP/byte),
     # below Trn2's BF16 ridge point of ~226 (emulation-model §2).
-    hbm_traffic = flops / chips / TRAINING_FLOP_PER_BYTE / max(step, 1e-9)
-    ring_bytes = dp_volume / 2.0 if (dp > 1 and ultraserver_ring) else 0.0
-    efa_bytes = 0.0 if ultraserver_ring else dp_volume * 16.0
-    checkpoint = 16.0 * m.params / chips / 2.0e9 * 16  # node writes its shard at ~2 GB/s/chip
+    hbm_traffic = est.flops_per_step / chips / TRAINING_FLOP_PER_BYTE / max(est.step_s, 1e-9)
+    del efa_per_node  # the rules read the instance's EFA from the catalog
     return TrainingCost(
-        chips=chips, step_s=step, compute_s=compute, comm_s=comm, bubble=bubble,
-        flops_per_step=flops, tokens_per_step=tokens,
-        hbm=(tensors, weights, code, scratch, runtime),
+        chips=chips, step_s=est.step_s, compute_s=est.compute_s, comm_s=comm,
+        bubble=est.bubble, flops_per_step=est.flops_per_step, tokens_per_step=tokens,
+        hbm=(tensors, 0.0, hbm.model_code, hbm.scratchpad, hbm.runtime),
         hbm_bw_util=min(0.95, hbm_traffic / chip.hbm_bandwidth),
-        intra_port_bytes_per_step=tp_volume / 4.0,
-        ring_port_bytes_per_step=ring_bytes,
-        efa_bytes_per_step=efa_bytes,
-        executions_per_step=micro,
-        checkpoint_s=min(600.0, max(20.0, checkpoint)),
+        intra_port_bytes_per_step=est.intra_bytes_per_step / _intra_ports(
+            chip, spec.instance_family),
+        ring_port_bytes_per_step=est.ring_bytes_per_step / 2.0,
+        efa_bytes_per_step=est.efa_bytes_per_step * place.instance.chips,  # per node
+        executions_per_step=max(1.0, spec.global_batch / place.dp),  # micro-batches
+        checkpoint_s=est.checkpoint_pause_s,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ServingModel:
-    """Per-job constants of an inference deployment (per chip where it says so)."""
+    """Per-job constants of an inference deployment (per chip where it says so).
 
-    weight_bytes: float  # per chip
-    kv_bytes_per_seq: float  # per chip, at the mean context length
-    kv_capacity_seqs: float  # how many sequences fit beside the weights
+    NxD Inference decodes the whole compiled batch every step, so the step does not depend
+    on how many slots hold requests: `serving_step` sees it as `weight_bytes` (the step's
+    seconds expressed as bytes at the roofline's bandwidth) with no per-sequence KV term,
+    and the KV cache, allocated at load, is a constant part of `hbm`.
+    """
+
+    weight_bytes: float  # per chip: the decode step as bytes at HBM_EFFICIENCY x bandwidth
+    kv_bytes_per_seq: float  # 0: the cache is allocated at load (in `hbm`)
+    kv_capacity_seqs: float  # the static batch
     hbm_bw: float
     flops_per_token: float  # whole model
     flops_per_token_chip: float
-    prefill_s_per_req: float  # whole job, compute-bound
+    prefill_s_per_req: float  # context encoding per request
     output_tokens: float
     peak_rps: float
     chips: int
     peak_flops: float  # per chip
+    hbm: tuple[float, float, float, float, float]  # per chip by HBM_CATEGORIES
+    ttft_s: float
+    itl_s: float
+    intra_port_bytes_per_step: float  # per NeuronLink port: one decode step's all-reduces
+    ring_port_bytes_per_step: float  # per UltraServer ring port
 
 
-def serving_model(spec: JobSpec, chip: ChipSpec, chips: int) -> ServingModel:
-    m = MODELS[spec.model]
-    code, scratch, runtime = _runtime_overheads(chip)
-    weights = BF16 * m.params / chips
-    ctx = spec.prompt_tokens + spec.output_tokens / 2.0
-    kv_seq = m.kv_bytes_per_token() * ctx / chips
-    free = max(0.0, chip.hbm_bytes - code - scratch - runtime - weights) * 0.9
+def serving_model(spec: JobSpec, chip: ChipSpec, chips: int, *, lnc: int = 2) -> ServingModel:
+    """An inference deployment at its static batch, by the rules (`jobcost.serve`)."""
+    batch = spec.batch or (jobcost.DEFAULT_ONLINE_BATCH if spec.job_kind == JobKind.INFERENCE
+                           else jobcost.DEFAULT_OFFLINE_BATCH)
+    shape = jobcost.JobShape(spec.model, spec.instance_family, chips, spec.tp, 1, False, lnc)
+    est = jobcost.serve(shape, batch=batch, input_len=spec.prompt_tokens,
+                        output_len=spec.output_tokens)
+    arch = model_arch(spec.model)
+    tp_chips = max(1, chips // max(est.replicas, 1))
     peak = chip.bf16_tflops * 1e12
+    h = est.hbm
+    cap = chip.hbm_bytes - h.model_code - h.scratchpad - h.runtime
+    weights = min(h.constants, cap)
     return ServingModel(
-        weight_bytes=min(weights, chip.hbm_bytes * 0.9), kv_bytes_per_seq=kv_seq,
-        kv_capacity_seqs=max(1.0, free / max(kv_seq, 1.0)), hbm_bw=chip.hbm_bandwidth,
-        flops_per_token=2.0 * m.params, flops_per_token_chip=2.0 * m.params / chips,
-        prefill_s_per_req=2.0 * m.params * spec.prompt_tokens / (chips * peak * 0.5),
+        weight_bytes=est.itl_s * chip.hbm_bandwidth * HBM_EFFICIENCY, kv_bytes_per_seq=0.0,
+        kv_capacity_seqs=float(est.batch * est.replicas), hbm_bw=chip.hbm_bandwidth,
+        flops_per_token=2.0 * arch.active_params,
+        flops_per_token_chip=2.0 * arch.active_params / tp_chips,
+        prefill_s_per_req=est.ttft_s / est.batch,
         output_tokens=float(spec.output_tokens),
         peak_rps=spec.peak_rps if spec.job_kind == JobKind.INFERENCE else 1e9,
         chips=chips, peak_flops=peak,
+        hbm=(min(h.tensors, max(0.0, cap - weights)), weights, h.model_code, h.scratchpad,
+             h.runtime),
+        ttft_s=est.ttft_s, itl_s=est.itl_s,
+        intra_port_bytes_per_step=est.decode_intra_bytes_per_s * est.itl_s / _intra_ports(
+            chip, spec.instance_family),
+        ring_port_bytes_per_step=est.decode_ring_bytes_per_s * est.itl_s / 2.0,
     )
 
 
@@ -225,20 +221,21 @@ def serving_step(rps: F64, w: F64, kv: F64, cap: F64, bw: F64, out_tok: F64, pre
 
     Concurrency C = rps * out_tokens * t_step with the memory-bound step
     t_step = (W + C*kv) / (BW*eta) gives C = rps*o*W / (BW*eta - rps*o*kv), capped by the KV
-    capacity; the step is then the slower of memory and compute (C tokens x 2P/chips FLOPs).
+    capacity (eta = rules.HBM_EFFICIENCY); the step is then the slower of memory and
+    compute (C tokens x 2P/chips FLOPs).
     Returns (concurrency, decode step seconds, busy fraction, served requests/s).
     """
-    eta = 0.7
-    mem_bw = np.maximum(bw * eta, 1.0)
+    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
     demand = rps * out_tok
     denom = np.maximum(mem_bw - demand * kv, 1e-9)
     conc = np.minimum(demand * w / denom, cap)
     t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * flops_tok / np.maximum(peak * 0.6, 1.0)
+    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
     t_step = np.maximum(t_mem, t_comp)
     served = np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
     # Time with at least one sequence in flight (Poisson), engines partly stalled on DMA
     # while decode is memory-bound; plus compute-bound prefill.
     intensity = np.divide(t_comp, t_step, out=np.zeros_like(t_step), where=t_step > 0)
-    busy = (1.0 - np.exp(-conc)) * (0.55 + 0.45 * intensity) + served * prefill
+    busy = ((1.0 - np.exp(-conc)) * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
+            + served * prefill)
     return conc, t_step, np.minimum(busy, 1.0), served

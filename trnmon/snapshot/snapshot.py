@@ -7,7 +7,7 @@ hierarchy are reductions over contiguous ranges (``np.add.reduceat``), never Pyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.engine import Engine, Event
-from trnmon.sim.jobs import JobState
+from trnmon.sim.rules import JobState
 from trnmon.sim.state import LATENCY_SHAPE, FleetState, Health
 from trnmon.snapshot.processes import RuntimeProcess, runtime_process
 from trnmon.topology import Topology
@@ -27,6 +27,8 @@ Reduce = Literal["sum", "mean", "max", "min"]
 
 @dataclass(frozen=True, slots=True)
 class JobView:
+    """A job as consumers see it in a snapshot."""
+
     job_id: int
     name: str
     kind: str
@@ -58,6 +60,8 @@ class JobView:
 
 @dataclass(frozen=True, slots=True)
 class FaultView:
+    """An active fault as consumers see it in a snapshot."""
+
     fault_id: int
     kind: str
     instance_id: str
@@ -72,6 +76,8 @@ class FaultView:
 
 @dataclass(frozen=True, slots=True)
 class QueuedJob:
+    """A queued job as consumers see it in a snapshot."""
+
     job_id: int
     kind: str
     model: str
@@ -81,6 +87,9 @@ class QueuedJob:
 
 @dataclass(frozen=True, eq=False)
 class FleetSnapshot:
+    """An immutable copy of the engine's visible state at one tick, with the topology and
+    aggregation helpers every consumer (exporter, API, TUI) reads."""
+
     topology: Topology
     tick: int
     t: float  # simulated seconds since start
@@ -95,12 +104,9 @@ class FleetSnapshot:
 
     @classmethod
     def capture(cls, eng: Engine) -> FleetSnapshot:
-        arrays = {}
-        for f in fields(eng.state):
-            a = getattr(eng.state, f.name).copy()
-            a.setflags(write=False)
-            arrays[f.name] = a
-        topo, jobs = eng.topo, eng.jobs
+        """Read-only copies of what consumers see of the engine's `SimState`."""
+        sim = eng.sim
+        topo, jobs = eng.topo, sim.jobs
         ids = np.zeros(jobs.capacity + 1, dtype=np.int64)
         views = []
         seed = eng.config.seed
@@ -119,19 +125,20 @@ class FleetSnapshot:
                 progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
                 restarts=rec.restarts, started_at=rec.started_at,
                 submitted_at=rec.submitted_at, seed=seed))
-        chip_job_id = ids[eng.chip_job]
+        chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
             fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
             node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
             chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
-            injected=f.injected) for f in eng.faults.active.values())
+            injected=f.injected) for f in sim.faults.active.values())
         queued = tuple(QueuedJob(p.job_id, p.spec.kind, p.spec.model, p.spec.nodes, p.restarts)
-                       for p in eng.scheduler.queue)
-        return cls(topology=topo, tick=eng.tick, t=eng.t, wall_time=eng.wall_time,
-                   tick_duration_s=eng.last_tick_s, state=FleetState(**arrays),
+                       for q in sim.sched.queues for p in q)
+        clock = sim.clock
+        return cls(topology=topo, tick=clock.tick, t=clock.t, wall_time=eng.wall_time,
+                   tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
                    chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,
-                   faults=faults, events=tuple(eng.events))
+                   faults=faults, events=tuple(sim.events))
 
     # --- derived per-device views ------------------------------------------------------
     @cached_property
@@ -210,9 +217,9 @@ class FleetSnapshot:
     @cached_property
     def node_summary(self) -> dict[str, F64]:
         """Per-node aggregates: the fleet table of the API and the TUI."""
-        st = self.state
+        dev = self.state
         busy = (self.chip_util > 0.05).astype(np.float64)
-        unhealthy = (st.health >= Health.FAILED).astype(np.float64)
+        unhealthy = (dev.health >= Health.FAILED).astype(np.float64)
         return {
             "chips": self.aggregate(np.ones(self.topology.n_chips), "node"),
             "busy_chips": self.aggregate(busy, "node"),
@@ -220,11 +227,11 @@ class FleetSnapshot:
             "utilization": self.aggregate(self.chip_util, "node", "mean"),
             "hbm_used_bytes": self.aggregate(self.hbm_used_total, "node"),
             "hbm_total_bytes": self.aggregate(self.hbm_capacity, "node"),
-            "power_watts": self.aggregate(st.power_w, "node"),
-            "temperature_max_celsius": self.aggregate(st.temp_c, "node", "max"),
-            "health_worst": self.aggregate(st.health, "node", "max"),
-            "throttled_chips": self.aggregate(st.throttled, "node"),
-            "up": st.node_up.astype(np.float64),
+            "power_watts": self.aggregate(dev.power_w, "node"),
+            "temperature_max_celsius": self.aggregate(dev.temp_c, "node", "max"),
+            "health_worst": self.aggregate(dev.health, "node", "max"),
+            "throttled_chips": self.aggregate(dev.throttled, "node"),
+            "up": dev.node_up.astype(np.float64),
         }
 
     def fleet_totals(self) -> dict[str, float]:

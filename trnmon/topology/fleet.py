@@ -47,6 +47,9 @@ PCI_BUSES = ("cc", "b5", "b6", "cb", "6f", "58", "59", "6e",
 
 @dataclass(frozen=True, eq=False)
 class Topology:
+    """The fleet's fixed shape as arrays in topology order: AZs, datacenters, rows,
+    racks, UltraServers, nodes, chips and NeuronLink ports (a shard: a contiguous part)."""
+
     fleet_name: str
     region: str
     lnc: int

@@ -23,6 +23,8 @@ GRID = 4  # the 4x4 torus side
 
 
 class PortKind(IntEnum):
+    """What a NeuronLink port connects."""
+
     NONE = 0
     INTRA_NODE = 1  # torus or ring inside one instance
     ULTRASERVER = 2  # ring across the 4 instances of an UltraServer

@@ -1,0 +1,146 @@
+"""The rulebook: every enum code and coefficient of the per-tick model, in one place.
+
+The numpy kernels (`trnmon/sim/kernel.py`, `JobTable.advance` in `trnmon/sim/jobs.py`),
+the numba kernels (`trnmon/sim/fused.py`) and the executable specification
+(`trnmon/sim/reference.py`) all read their numbers from here, so a rule changes in one
+place and the reference tests check that the three paths still agree.
+
+Coefficients are plain Python floats on purpose: numpy treats them as "weak" scalars (a
+float32 array times 0.65 stays float32) and numba freezes them as compile-time
+constants, so naming a literal here changes no result bit.
+
+The formulas, in words (the reference model spells them out one device at a time):
+
+- chip busy = min(1, job busy x job clock / chip clock) on a working chip, 1 on a hung
+  one; core utilization = busy x the core's static weight; engine ratio = utilization x
+  the job kind's `ENGINE_MIX` row.
+- activity = `ACTIVITY_BUSY` x busy + `ACTIVITY_HBM` x HBM bandwidth utilization
+  (`HUNG_ACTIVITY` on a hung chip); power = idle + (max - idle) x activity x clock².
+- temperature relaxes towards ambient + R_th x power with time constant tau (exact for a
+  constant input over the tick); a chip throttles above its limit and recovers
+  `THROTTLE_HYSTERESIS_C` below it, at `THROTTLE_CLOCK`.
+- a job runs at its slowest chip's clock and its worst link's `LINK_FACTOR`.
+- host: runtime share of vCPUs = (`RUNTIME_VCPU_TRAINING` or `RUNTIME_VCPU_SERVING`) x
+  job busy, split `RUNTIME_USER_SHARE` / rest; host memory = `HOST_BASE_MEM` + a share of
+  the instance's memory while a job runs.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+from trnmon.topology import PortKind
+
+
+# --- enum codes ----------------------------------------------------------------------------
+class Health(IntEnum):
+    """A chip's health code in `FleetState.health`."""
+
+    HEALTHY = 0
+    DEGRADED = 1  # working, but throttled or behind a degraded link
+    FAILED = 2  # uncorrectable error: the chip is out until repaired
+    HUNG = 3  # busy with no progress
+    LOST = 4  # its node stopped reporting
+
+
+class LinkState(IntEnum):
+    """A NeuronLink port's state code in `FleetState.link_state`."""
+
+    UP = 0
+    DEGRADED = 1
+    DOWN = 2
+
+
+class JobState(IntEnum):
+    """A job-table slot's state code."""
+
+    FREE = 0  # slot unused
+    LOADING = 1  # loading the model or the last checkpoint
+    RUNNING = 2
+    CHECKPOINTING = 3
+    STALLED = 4  # a chip hung: everyone waits in the collective until the watchdog fires
+
+
+class JobKind(IntEnum):
+    """What a job does; its code indexes `ENGINE_MIX`."""
+
+    PRETRAIN = 0
+    FINETUNE = 1
+    INFERENCE = 2
+    BATCH_INFERENCE = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def training(self) -> bool:
+        return self in (JobKind.PRETRAIN, JobKind.FINETUNE)
+
+
+# The same codes as plain ints, for the numba kernels (which freeze globals as constants).
+HEALTHY, DEGRADED, FAILED, HUNG, LOST = (int(h) for h in Health)
+LINK_UP, LINK_DEGRADED, LINK_DOWN = (int(s) for s in LinkState)
+J_FREE, J_LOADING, J_RUNNING, J_CHECKPOINTING, J_STALLED = (int(s) for s in JobState)
+K_PRETRAIN, K_FINETUNE, K_INFERENCE, K_BATCH_INFERENCE = (int(k) for k in JobKind)
+PORT_NONE, PORT_INTRA, PORT_RING = (int(PortKind.NONE), int(PortKind.INTRA_NODE),
+                                    int(PortKind.ULTRASERVER))
+INTRA_PORTS = 4  # ports [0, 4) run inside the node, [4, P) are the UltraServer ring
+
+# --- devices (the chip tick) -------------------------------------------------------------
+THROTTLE_CLOCK = 0.7  # clock fraction while throttled
+THROTTLE_HYSTERESIS_C = 5.0
+LINK_FACTOR = np.array([1.0, 0.5, 0.25], dtype=np.float64)  # bandwidth by LinkState (rerouted)
+ACTIVITY_BUSY = 0.65  # share of dynamic power that follows core busy ...
+ACTIVITY_HBM = 0.35  # ... and HBM bandwidth
+HUNG_ACTIVITY = 0.6  # a hung chip spins
+# Engine-active shares while busy: tensor, vector, scalar, gpsimd (rows by JobKind).
+ENGINE_MIX = np.array([
+    [0.82, 0.38, 0.22, 0.06],  # pretrain
+    [0.80, 0.40, 0.24, 0.06],  # finetune
+    [0.35, 0.55, 0.30, 0.10],  # inference: decode is memory-bound, vector-heavy
+    [0.55, 0.50, 0.28, 0.08],  # batch inference
+], dtype=np.float32)
+IDLE_KIND = ENGINE_MIX.shape[0]  # the idle pseudo-job's kind: an all-zero engine mix
+# (engines, job kinds + idle): the layout the kernels gather from.
+ENGINE_MIX_T = np.ascontiguousarray(
+    np.vstack([ENGINE_MIX, np.zeros((1, ENGINE_MIX.shape[1]), dtype=np.float32)]).T)
+
+# --- hosts (the node tick) ---------------------------------------------------------------
+HOST_BASE_MEM = 24 * 2**30  # bytes the OS and agents hold on every node
+RUNTIME_VCPU_TRAINING = 0.14  # vCPU share of the Neuron runtime per unit of job busy
+RUNTIME_VCPU_SERVING = 0.07
+RUNTIME_USER_SHARE = 0.8  # of the runtime's vCPU time in user mode (the rest system)
+RUNTIME_SYSTEM_SHARE = 0.2
+HOST_USER_BASE = 0.015  # host-wide vCPU user ratio with nothing running ...
+HOST_USER_PER_RUNTIME = 1.3  # ... plus this much per unit of runtime share
+HOST_SYSTEM_BASE = 0.008
+HOST_SYSTEM_PER_RUNTIME = 0.35
+HOST_MEM_TRAINING = 0.28  # share of the instance's memory a job's host processes take
+HOST_MEM_SERVING = 0.12
+
+# --- jobs (the job tick) -----------------------------------------------------------------
+HANG_WATCHDOG_S = 600.0  # collective timeout before a stalled job is declared failed
+LOAD_S = 90.0  # loading weights / a checkpoint at start and restart
+STEP_JITTER_SIGMA = 0.01  # relative step-time noise per tick
+COMM_BUSY = 0.15  # cores' busy share while waiting on exposed communication
+SERVE_MIN_BUSY = 0.02  # a serving runtime keeps polling
+PHASE_BUSY = 0.05  # busy share while loading or checkpointing
+LOADING_HBM_BW = 0.6  # HBM bandwidth utilization while loading weights
+CHECKPOINT_HBM_BW = 0.3  # ... while writing a checkpoint
+SERVE_HBM_BW_MAX = 0.95
+SERVE_HBM_BW_PER_BUSY = 0.7
+EFA_BYTES_PER_REQUEST = 64e3  # serving traffic per request over EFA
+SERVE_LINK_EXPONENT = 0.1  # a degraded link slows decode steps by factor**0.1
+# Serving (decode) roofline, `workloads.serving_step`.
+HBM_EFFICIENCY = 0.7  # achievable share of HBM bandwidth
+COMPUTE_EFFICIENCY = 0.6  # achievable share of peak FLOP/s in decode
+DECODE_BUSY_BASE = 0.55  # busy share with sequences in flight, memory-bound ...
+DECODE_BUSY_INTENSITY = 0.45  # ... plus this much times the arithmetic intensity
+
+# --- drawn once at start, and the environment ----------------------------------------------
+CORE_WEIGHT_SPREAD = 0.06  # a core's static load share is 1 - U(0, spread)
+RACK_AMBIENT_OFFSET_C = (-1.5, 2.5)  # per-rack inlet offset, uniform (hot aisles)
+AMBIENT_SWING_C = 1.5  # +- over the day, warmest at 15:00 local
