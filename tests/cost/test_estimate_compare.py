@@ -145,7 +145,7 @@ def test_table_lists_best_first_and_what_cannot_run(
     assert len([ln for ln in lines[1:6] if ln.startswith(("trn2", "trn1"))]) == 5
     assert any(ln.startswith("... ") and "more runnable" in ln for ln in lines)
     i = next(i for i, ln in enumerate(lines) if ln.startswith("cannot run ("))
-    assert any("does not fit in HBM" in ln for ln in lines[i:])
+    assert any("does not fit in 96 GiB of HBM per chip" in ln for ln in lines[i:])
     assert any("inf2.48xlarge" in ln and "serves only" in ln for ln in lines[i:])
 
 

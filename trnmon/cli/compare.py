@@ -156,24 +156,39 @@ def table(cands: list[cmp.Candidate], top: int, serve: bool, currency: str = "$"
 
 
 def _cannot_run(bad: list[cmp.Candidate], serve: bool) -> list[str]:
-    """One line per (type, tp, pp) and reason kind, node counts (or batches) joined."""
-    groups: dict[tuple[str, int, int, str], list[cmp.Candidate]] = {}
+    """One entry per instance type and reason: the tp x pp shapes it hit, with the node
+    counts (batches when serving) when only some of them failed."""
+    groups: dict[tuple[str, str], dict[tuple[int, int], list[cmp.Candidate]]] = {}
     for c in bad:
-        kind = (c.reason or "").split(":")[0]
-        groups.setdefault((c.instance_type, c.tp, c.pp, kind), []).append(c)
+        kind = (c.reason or "").split(":")[0] if c.tp else (c.reason or "")
+        groups.setdefault((c.instance_type, kind), {}).setdefault((c.tp, c.pp), []).append(c)
+    all_sizes = {c.extra.get("batch", 0) if serve else c.nodes for c in bad if c.tp}
     out = []
-    for (itype, tp, pp, kind), cs in groups.items():
-        size = f"tp={tp} pp={pp}" if tp else ""
+    for (itype, kind), shapes in groups.items():
+        items = []
+        for (tp, pp), cs in shapes.items():
+            if not tp:
+                continue
+            sizes = [c.extra.get("batch", 0) if serve else c.nodes for c in cs]
+            what = "batch" if serve else "nodes"
+            part = f"tp={tp}" + ("" if serve else f" pp={pp}")
+            if set(sizes) != all_sizes:
+                part += f" ({what} {','.join(map(str, sizes))})"
+            items.append(part)
         if kind.startswith("does not fit"):
+            cs = [c for group in shapes.values() for c in group]
             need = sorted(c.hbm_bytes_per_chip / GIB for c in cs)
             have = INSTANCE_TYPE_BY_NAME[itype].chip_spec.hbm_bytes / GIB
-            what = (f"batch {','.join(str(c.extra['batch']) for c in cs)}" if serve
-                    else f"nodes {','.join(str(c.nodes) for c in cs)}")
-            span = f"{need[0]:.1f}" if len(need) == 1 else f"{need[0]:.1f}-{need[-1]:.1f}"
-            reason = f"does not fit in HBM: needs {span} GiB per chip of {have:.0f} ({what})"
-        else:
-            reason = "; ".join(dict.fromkeys(c.reason or "" for c in cs))
-        out.append(f"  {itype:<15} {size:<12} {reason}")
+            kind = (f"does not fit in {have:.0f} GiB of HBM per chip (needs "
+                    f"{need[0]:.1f}-{need[-1]:.1f} GiB)")
+        line = f"  {itype:<15} {kind}" + (":" if items else "")
+        for item in items:
+            if len(line) + len(item) + 2 > 92:
+                out.append(line + ",")
+                line = " " * 18 + item
+            else:
+                line += ("" if line.endswith(":") else ",") + " " + item
+        out.append(line)
     return out
 
 
