@@ -179,8 +179,9 @@ def _cannot_run(bad: list[cmp.Candidate], serve: bool) -> list[str]:
             cs = [c for group in shapes.values() for c in group]
             need = sorted(c.hbm_bytes_per_chip / GIB for c in cs)
             have = INSTANCE_TYPE_BY_NAME[itype].chip_spec.hbm_bytes / GIB
-            kind = (f"does not fit in {have:.0f} GiB of HBM per chip (needs "
-                    f"{need[0]:.1f}-{need[-1]:.1f} GiB)")
+            span = (f"{need[0]:.1f}" if f"{need[0]:.1f}" == f"{need[-1]:.1f}"
+                    else f"{need[0]:.1f}-{need[-1]:.1f}")
+            kind = f"does not fit in {have:.0f} GiB of HBM per chip (needs {span} GiB)"
         line = f"  {itype:<15} {kind}" + (":" if items else "")
         for item in items:
             if len(line) + len(item) + 2 > 92:
