@@ -32,7 +32,7 @@ from trnmon.api.models import (
     TopologyNode,
 )
 from trnmon.hw.catalog import CHIPS, ENGINES, ChipKind
-from trnmon.sim.rules import HOST_BASE_MEM
+from trnmon.sim.rules import runtime_host_bytes
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -211,12 +211,12 @@ def node_detail(snap: FleetSnapshot, node: int) -> NodeDetail:
 
 def processes(snap: FleetSnapshot, node: int, jobs: list[JobView],
               devices: list[DeviceDetail]) -> list[ProcessModel]:
-    """One runtime process per job on the node; host memory and runtime vCPU are the
-    node's runtime figures shared evenly, as `trnmon monitor` reports them."""
+    """One runtime process per job on the node: the runtime's own host memory
+    (`rules.runtime_host_bytes`) and the node's runtime vCPU shared evenly, as
+    `trnmon monitor` reports them."""
     st = snap.state
     per_node = snap.topology.numbering(node).logical_per_chip * len(devices)
     share = 1.0 / max(len(jobs), 1)
-    host = max(float(st.host_mem_used[node]) - HOST_BASE_MEM, 0.0) * share
     out = []
     for j in jobs:
         proc = j.process_on(node, per_node)
@@ -229,7 +229,7 @@ def processes(snap: FleetSnapshot, node: int, jobs: list[JobView],
             neuroncores=[lc.neuroncore for lc in cores], devices=[d.device for d in mine],
             utilization=sum(lc.utilization for lc in cores) / max(len(cores), 1),
             hbm_used_bytes=float(sum(sum(d.hbm_used_bytes.values()) for d in mine)),
-            host_used_bytes=host,
+            host_used_bytes=runtime_host_bytes(j.kind) if st.node_up[node] else 0.0,
             vcpu_user_ratio=float(st.runtime_vcpu_user[node]) * share,
             vcpu_system_ratio=float(st.runtime_vcpu_system[node]) * share))
     return out

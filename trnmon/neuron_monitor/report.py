@@ -38,7 +38,7 @@ from trnmon.neuron_monitor.schema import (
     SUBGRAPH_DEVICE,
     VCPU_FIELDS,
 )
-from trnmon.sim.rules import HOST_BASE_MEM
+from trnmon.sim.rules import runtime_host_bytes
 from trnmon.sim.state import ECC_EVENTS, EXECUTION_ERRORS, EXECUTION_STATUS, LATENCY_PERCENTILES
 from trnmon.snapshot import FleetSnapshot
 
@@ -267,7 +267,8 @@ class ReportBuilder:
 def memory_used(detail: NodeDetail, job: JobModel, devs: list[DeviceDetail],
                 n_runtimes: int, elapsed: float) -> Json:
     """`memory_used`: the runtime's host and device memory, per core and per subgraph."""
-    host_total = max(detail.host.memory_used_bytes - HOST_BASE_MEM, 0.0) / n_runtimes
+    host_total = runtime_host_bytes(job.kind) if detail.up else 0.0
+    del n_runtimes  # each runtime reports its own, not a share of the node's memory
     per_core: Json = {}
     subgraphs: Json = {}
     host_per_sub = host_total / max(sum(len(d.logical_cores) for d in devs), 1)

@@ -120,6 +120,17 @@ HOST_SYSTEM_BASE = 0.008
 HOST_SYSTEM_PER_RUNTIME = 0.35
 HOST_MEM_TRAINING = 0.28  # share of the instance's memory a job's host processes take
 HOST_MEM_SERVING = 0.12
+# Host memory a Neuron runtime reports for itself (neuron-monitor `memory_used.host`), apart
+# from the job's other host processes above: real captures show a few MB to a few GB per
+# runtime (1 MB in the trn1 capture of aws-neuron-sdk#633). Placeholders in that range.
+RUNTIME_HOST_BYTES_TRAINING = 2 * 2**30
+RUNTIME_HOST_BYTES_SERVING = 512 * 2**20
+
+
+def runtime_host_bytes(kind: str) -> float:
+    """Host bytes one runtime of a job of this kind (its label) reports."""
+    training = kind in ("pretrain", "finetune")
+    return float(RUNTIME_HOST_BYTES_TRAINING if training else RUNTIME_HOST_BYTES_SERVING)
 
 # --- jobs (the job tick) -----------------------------------------------------------------
 HANG_WATCHDOG_S = 600.0  # collective timeout before a stalled job is declared failed
