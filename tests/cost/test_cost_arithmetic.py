@@ -51,7 +51,8 @@ def test_default_rate_is_the_catalog_on_demand_price() -> None:
     r = resolve_rate(PricingConfig(), "trn1.32xlarge")
     assert r.per_hour == PRICE_BY_TYPE["trn1.32xlarge"].usd_per_hour
     assert r.basis == "on_demand" and r.currency == "USD" and r.family == "trn1"
-    assert resolve_rate(PricingConfig(), "trn2.48xlarge").placeholder
+    assert resolve_rate(PricingConfig(), "trn2u.48xlarge").placeholder
+    assert not resolve_rate(PricingConfig(), "trn2.48xlarge").placeholder
 
 
 def test_discounts_overrides_and_capacity_blocks() -> None:
