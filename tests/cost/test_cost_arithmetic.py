@@ -6,9 +6,12 @@ so equality is exact, not approximate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from trnmon.cli import main
 from trnmon.config import PricingConfig, load_config
 from trnmon.errors import ConfigError
 from trnmon.hw.catalog import INSTANCE_TYPES
@@ -130,3 +133,17 @@ def test_capacity_ledger_prices_node_seconds_by_family_and_state() -> None:
     np.testing.assert_array_equal(burn, led.dollars)  # one hour of accrual = $/h now
     rows = led.rows()
     assert len(rows) == 15 and rows[0] == ("trn2", "productive", 40.0, 3600.0)
+
+
+def test_config_check_resolves_prices(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    bad = tmp_path / "eur.toml"
+    bad.write_text('preset = "ohio"\n[pricing]\ncurrency = "EUR"\n'
+                   'on_demand = {"trn2.48xlarge" = 33.0}\n')
+    assert main(["config", "check", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "currency is EUR" in err[0]
+    good = tmp_path / "us.toml"
+    good.write_text('preset = "ultraserver"\n[pricing]\ncurrency = "EUR"\n'
+                    'capacity_block = {"trn2u.48xlarge" = 30.0}\n')
+    assert main(["config", "check", str(good)]) == 0

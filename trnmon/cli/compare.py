@@ -113,7 +113,7 @@ def candidates(args: argparse.Namespace) -> list[cmp.Candidate]:
     arch = lookup_model(args.model)
     types = _types(args.instances)
     cfg = load_config(preset_name=args.preset, config_file=args.config)
-    rates = resolve_rates(cfg.pricing)
+    rates = resolve_rates(cfg.pricing, only=[t.name for t in types])
     fail = cmp.FailureModel.from_config(cfg)
     if args.serve:
         return cmp.compare_serve(arch, types, rates, fail, rate_rps=args.rate,
