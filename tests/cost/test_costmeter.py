@@ -20,7 +20,7 @@ def _engine(**overrides: object) -> Engine:
 def test_every_node_second_is_priced_once_and_jobs_pay_for_what_they_hold() -> None:
     eng = _engine(pricing={"on_demand": {"trn2u.48xlarge": 40.0, "trn1.32xlarge": 20.0,
                                          "inf2.48xlarge": 10.0}})
-    meter = CostMeter(eng.topo, eng.config.pricing)
+    meter = CostMeter(eng.topo, eng.config.pricing, eng.jobs.capacity)
     rate_of = {"trn2u.48xlarge": 40.0, "trn1.32xlarge": 20.0, "inf2.48xlarge": 10.0}
     expect_rate = np.array([rate_of[INSTANCE_TYPES[int(t)].name] for t in eng.topo.node_type])
     np.testing.assert_array_equal(meter.node_rate, expect_rate)
@@ -33,12 +33,14 @@ def test_every_node_second_is_priced_once_and_jobs_pay_for_what_they_hold() -> N
     assert meter.ledger.total() == pytest.approx(expect_rate.sum() * 6000 / 3600, rel=1e-12)
     assert meter.ledger.node_seconds.sum() == pytest.approx(6000 * eng.topo.n_nodes)
     # Jobs pay their nodes' rates while they hold them (finished ones included).
-    paid = sum(j.dollars for j in meter.jobs.values()) + sum(
+    live = meter.jobs(eng.sim)
+    paid = sum(j.dollars for j in live.values()) + sum(
         j.dollars for j in meter.finished.values())
     assert paid == pytest.approx(held_dollars, rel=1e-9) and paid > 0
     p = int(CapacityState.PRODUCTIVE)
     assert meter.ledger.dollars[FAMILIES.index("trn2"), p] > 0
-    for job in meter.jobs.values():
+    assert meter.finished  # some jobs completed or were cancelled in 6,000 s
+    for job in [*live.values(), *meter.finished.values()]:
         assert job.tokens >= job.kept_tokens >= 0
         if job.dollars > 0 and job.tokens > 0:
             assert job.tokens_per_dollar == job.tokens / job.dollars
@@ -46,7 +48,7 @@ def test_every_node_second_is_priced_once_and_jobs_pay_for_what_they_hold() -> N
 
 def test_classification_follows_the_state() -> None:
     eng = _engine()
-    meter = CostMeter(eng.topo, eng.config.pricing)
+    meter = CostMeter(eng.topo, eng.config.pricing, eng.jobs.capacity)
     eng.step(1.0)
     st, share = meter.classify(eng.sim)
     node_job = eng.sim.sched.node_job
@@ -65,18 +67,19 @@ def test_classification_follows_the_state() -> None:
 
 def test_a_restarted_job_keeps_its_bill() -> None:
     eng = _engine()
-    meter = CostMeter(eng.topo, eng.config.pricing)
+    meter = CostMeter(eng.topo, eng.config.pricing, eng.jobs.capacity)
     for _ in range(30):
         eng.step(10.0)
         meter.step(eng.sim, 10.0)
     rec = next(r for r in eng.sim.jobs.records.values()
                if r.spec.kind in ("pretrain", "finetune"))
-    before = meter.jobs[rec.job_id].dollars
+    before = meter.jobs(eng.sim)[rec.job_id].dollars
     assert before > 0
     eng.inject("software_crash", node=rec.nodes[0])
     for _ in range(3):
         eng.step(10.0)
         meter.step(eng.sim, 10.0)
-    cost = meter.job(rec.job_id)
+    cost = meter.job(eng.sim, rec.job_id)
     assert cost is not None and cost.dollars >= before
-    assert rec.job_id in meter.jobs  # requeued or running again, not finished
+    assert rec.job_id in meter.jobs(eng.sim)  # requeued or running again, not finished
+    assert rec.job_id not in meter.finished

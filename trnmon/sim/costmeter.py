@@ -65,9 +65,15 @@ class JobCost:
 
 
 class CostMeter:
-    """Accrues job and capacity cost from a `SimState`; call `step` after every tick."""
+    """Accrues job and capacity cost from a `SimState`; call `step` after every tick.
 
-    def __init__(self, topo: Topology, pricing: PricingConfig) -> None:
+    Per-job amounts live in per-slot arrays while a job holds a slot (vectorized, so a
+    tick costs a few array operations however many jobs run) and move to `carried` when
+    the job leaves it: to be added to its next placement after a restart, or kept among
+    the latest `FINISHED_KEPT` finished jobs.
+    """
+
+    def __init__(self, topo: Topology, pricing: PricingConfig, capacity: int) -> None:
         present = {INSTANCE_TYPES[int(i)].name for i in np.unique(topo.node_type)}
         self.currency = pricing.currency
         self.node_rate: F64 = node_rates(pricing, only=present)[topo.node_type]
@@ -75,10 +81,14 @@ class CostMeter:
                                dtype=np.int64)
         self.node_family = fam_of_type[topo.node_type]
         self.ledger = CapacityLedger(FAMILIES)
-        self.jobs: dict[int, JobCost] = {}  # placed or queued jobs
+        n = capacity + 1  # the job table's slots, the idle slot included
+        self.owner = np.full(n, -1, dtype=np.int64)  # job id holding each slot
+        self.slot_dollars = np.zeros(n)
+        self.slot_tokens = np.zeros(n)  # processed since the job was placed in the slot
+        self.slot_per_hour = np.zeros(n)
+        self._seen = np.zeros(n)  # the slot's tokens_total at the last step
+        self.carried: dict[int, JobCost] = {}  # jobs between placements (restarting)
         self.finished: OrderedDict[int, JobCost] = OrderedDict()  # the latest finished
-        self._slot_owner: dict[int, int] = {}  # slot -> job id last seen there
-        self._slot_tokens: dict[int, float] = {}  # slot -> tokens_total last seen
 
     def classify(self, sim: SimState) -> tuple[I8, F64]:
         """Per node: its `CapacityState` and, for productive nodes, the productive share."""
@@ -96,48 +106,72 @@ class CostMeter:
                          np.clip(sim.jobs.busy[slot], 0.0, 1.0))
         return st, share
 
+    def _kept(self, sim: SimState, slot: int, tokens: float) -> float:
+        jobs = sim.jobs
+        if int(jobs.kind[slot]) in _TRAINING:
+            return float(jobs.steps[slot] * jobs.tokens_per_step[slot])
+        return tokens
+
+    def _vacate(self, sim: SimState, slot: int, continuing: set[int]) -> None:
+        """The slot's job left it: carry its amounts (restart) or retire them (finished)."""
+        job_id = int(self.owner[slot])
+        cost = self.carried.pop(job_id, None) or JobCost(job_id)
+        cost.dollars += float(self.slot_dollars[slot])
+        cost.tokens += float(self.slot_tokens[slot])
+        cost.kept_tokens = self._kept(sim, slot, cost.tokens)
+        cost.per_hour = 0.0
+        if job_id in continuing:
+            self.carried[job_id] = cost
+        else:
+            self.finished[job_id] = cost
+            while len(self.finished) > FINISHED_KEPT:
+                self.finished.popitem(last=False)
+        self.owner[slot] = -1
+        self.slot_dollars[slot] = self.slot_tokens[slot] = self._seen[slot] = 0.0
+
     def step(self, sim: SimState, dt: float) -> None:
         """Price the last `dt` seconds of the state as it is now."""
         st, share = self.classify(sim)
         self.ledger.accrue(self.node_family, self.node_rate, st, share, dt)
+        jobs = sim.jobs
+        # Slots whose job changed since the last step: a release, or a new placement.
+        moved = [slot for slot, rec in jobs.records.items()
+                 if self.owner[slot] != rec.job_id]
+        freed = np.flatnonzero((self.owner >= 0) & (jobs.state == JobState.FREE))
+        if moved or freed.size:
+            # Requeued for a restart, or already placed again elsewhere: not finished.
+            continuing = {p.job_id for q in sim.sched.queues for p in q}
+            continuing.update(rec.job_id for rec in jobs.records.values())
+            for slot in [*freed.tolist(), *(s for s in moved if self.owner[s] >= 0)]:
+                self._vacate(sim, int(slot), continuing)
+            for slot in moved:
+                self.owner[slot] = jobs.records[slot].job_id
         node_job = sim.sched.node_job
         held = node_job >= 0
-        n = sim.jobs.capacity + 1
-        per_hour = np.bincount(node_job[held], weights=self.node_rate[held], minlength=n)
-        jobs = sim.jobs
-        for slot, rec in jobs.records.items():
-            cost = self.jobs.get(rec.job_id)
-            if cost is None:
-                cost = self.jobs[rec.job_id] = JobCost(rec.job_id)
-            if self._slot_owner.get(slot) != rec.job_id:  # placed (or re-placed) here
-                self._slot_owner[slot] = rec.job_id
-                self._slot_tokens[slot] = 0.0
-            cost.per_hour = float(per_hour[slot])
-            cost.dollars += cost.per_hour * dt / SECONDS_PER_HOUR
-            total = float(jobs.tokens_total[slot])
-            cost.tokens += total - self._slot_tokens[slot]
-            self._slot_tokens[slot] = total
-            if int(jobs.kind[slot]) in _TRAINING:
-                cost.kept_tokens = float(jobs.steps[slot] * jobs.tokens_per_step[slot])
-            else:
-                cost.kept_tokens = cost.tokens
-        for slot in [s for s in self._slot_owner if s not in jobs.records]:
-            del self._slot_owner[slot], self._slot_tokens[slot]
-        # Jobs neither placed nor queued (for a restart) have finished: keep the last
-        # FINISHED_KEPT of them, so the meter stays bounded over months.
-        live = {rec.job_id for rec in jobs.records.values()}
-        queued = {p.job_id for q in sim.sched.queues for p in q}
-        for job_id in [j for j in self.jobs if j not in live]:
-            cost = self.jobs[job_id]
-            cost.per_hour = 0.0
-            if job_id not in queued:
-                self.finished[job_id] = self.jobs.pop(job_id)
-        while len(self.finished) > FINISHED_KEPT:
-            self.finished.popitem(last=False)
+        self.slot_per_hour = np.bincount(node_job[held], weights=self.node_rate[held],
+                                         minlength=self.owner.shape[0])
+        live = self.owner >= 0
+        self.slot_dollars += np.where(live, self.slot_per_hour * (dt / SECONDS_PER_HOUR), 0.0)
+        total = jobs.tokens_total
+        self.slot_tokens += np.where(live, total - self._seen, 0.0)
+        self._seen = np.where(live, total, 0.0)
 
-    def job(self, job_id: int) -> JobCost | None:
-        """A placed, queued or recently finished job's cost (None if unknown)."""
-        return self.jobs.get(job_id) or self.finished.get(job_id)
+    def jobs(self, sim: SimState) -> dict[int, JobCost]:
+        """Every placed or restarting job's cost so far, by job id."""
+        out = {j: JobCost(j, c.dollars, c.tokens, c.kept_tokens) for j, c in
+               self.carried.items()}
+        for slot in np.flatnonzero(self.owner >= 0).tolist():
+            job_id = int(self.owner[slot])
+            cost = out.setdefault(job_id, JobCost(job_id))
+            cost.dollars += float(self.slot_dollars[slot])
+            cost.tokens += float(self.slot_tokens[slot])
+            cost.kept_tokens = self._kept(sim, slot, cost.tokens)
+            cost.per_hour = float(self.slot_per_hour[slot])
+        return out
+
+    def job(self, sim: SimState, job_id: int) -> JobCost | None:
+        """A placed, restarting or recently finished job's cost (None if unknown)."""
+        return self.jobs(sim).get(job_id) or self.finished.get(job_id)
 
     def burn_rate(self, sim: SimState) -> F64:
         """The fleet's cost per hour right now, by (family, capacity state)."""
