@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.conftest import preset_config
-from trnmon.sim import Engine
-from trnmon.sim import jobcost
+from trnmon.sim import Engine, jobcost
 from trnmon.sim.rules import JobState
 from trnmon.sim.workloads import JobSpec
 
@@ -68,3 +68,29 @@ def test_batch_inference_mfu_below_training() -> None:
     t_mfu = float(eng.jobs.mfu[_slot(eng, t_id)])
     b_mfu = float(eng.jobs.mfu[_slot(eng, b_id)])
     assert 0 < b_mfu < t_mfu
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_downed_link_moves_its_bytes_to_the_other_ports(backend: str) -> None:
+    spec = JobSpec(kind="pretrain", model="llama3-8b", nodes=1, tp=16, global_batch=64)
+    eng, (jid,) = _engine(spec)
+    eng.kernel.backend = eng.jobs.backend = backend
+    slot = _slot(eng, jid)
+    chip = int(np.flatnonzero(eng.chip_job == slot)[0])
+
+    def tick_bytes() -> npt.NDArray[np.float64]:
+        before = eng.state.link_tx_bytes[chip].copy()
+        eng.step(5.0)
+        return np.asarray(eng.state.link_tx_bytes[chip] - before, dtype=np.float64)
+
+    healthy = tick_bytes()
+    assert (healthy[:4] > 0).all()
+    eng.inject("link_down", chip=chip, port=0)
+    eng.step(5.0)
+    rerouted = tick_bytes()
+    assert rerouted[0] == 0
+    # The three other torus ports carry the chip's whole share (the job itself runs a
+    # little slower behind the downed link).
+    assert rerouted[1:4] == pytest.approx([rerouted[1:4].sum() / 3] * 3, rel=1e-3)
+    assert rerouted[1:4].sum() > 0.8 * healthy[:4].sum()
+    assert rerouted[1] > 1.1 * healthy[1]

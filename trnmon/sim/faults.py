@@ -69,10 +69,11 @@ CAUSE_KIND: dict[str, FaultKind] = {
     "thermal": FaultKind.THERMAL_THROTTLE,
     "other": FaultKind.NODE_LOSS,
 }
-_CHIP_CAUSES, _CHIP_RATES = taxonomy.level_rates(taxonomy.Level.CHIP)
-_JOB_CAUSES, _JOB_RATES = taxonomy.level_rates(taxonomy.Level.JOB)
-_NODE_CAUSES, _NODE_RATES = taxonomy.level_rates(taxonomy.Level.NODE)
-_LINK_CAUSES, _LINK_RATES = taxonomy.level_rates(taxonomy.Level.LINK)
+# All causes in one vector, so one Poisson draw per tick gives every count; each is drawn
+# at its per-chip rate x the cell's chips (a node cause's node rate is chips x per-chip).
+_CAUSES = taxonomy.CAUSES
+_CAUSE_RATES = np.array([c.rate_per_chip_second for c in _CAUSES], dtype=np.float64)
+_CAUSE_ON_NODE = tuple(c.level == taxonomy.Level.NODE for c in _CAUSES)
 # Faults that take a chip out until its node is replaced (drained, not healed in place).
 HARD_CHIP_FAULTS = (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
                     FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION)
@@ -179,24 +180,18 @@ class FaultEngine:
         on = self.cfg.enabled
         scale = self.cfg.rate_multiplier * dt if on else 0.0
         repair_s = self.cfg.repair_hours * 3600.0
-        # Chip and job causes: per chip. Job causes only matter under a job.
-        for causes, rates in ((_CHIP_CAUSES, _CHIP_RATES), (_JOB_CAUSES, _JOB_RATES)):
-            counts = rng.poisson(rates * scale * n)
-            for cause, k in zip(causes, counts.tolist(), strict=True):
-                for chip in (rng.integers(0, n, size=k) + lo).tolist():
-                    self._random(cause.name, rng, now, repair_s, chip=chip)
-        # Node causes: once per node, at the node's chips x the per-chip rate.
-        nodes = np.arange(c.node_lo, c.node_hi)
-        if nodes.size:
-            counts = rng.poisson(_NODE_RATES * scale * n)
-            for cause, k in zip(_NODE_CAUSES, counts.tolist(), strict=True):
-                for node in rng.choice(nodes, size=k).tolist():
-                    self._random(cause.name, rng, now, repair_s, node=int(node))
-        # Link causes: per EFA port (one per chip on trn2), on nodes that have EFA.
-        counts = rng.poisson(_LINK_RATES * scale * n)
-        for cause, k in zip(_LINK_CAUSES, counts.tolist(), strict=True):
-            for chip in (rng.integers(0, n, size=k) + lo).tolist():
-                self._random(cause.name, rng, now, repair_s, chip=chip)
+        # Chip, job and link (EFA port, one per chip) causes land on a chip; node causes on
+        # a node, once. Job causes only matter under a job (see `_random`).
+        counts = rng.poisson(_CAUSE_RATES * (scale * n))
+        if counts.any():
+            for i in np.flatnonzero(counts).tolist():
+                cause, k = _CAUSES[i].name, int(counts[i])
+                if _CAUSE_ON_NODE[i]:
+                    for node in rng.integers(c.node_lo, c.node_hi, size=k).tolist():
+                        self._random(cause, rng, now, repair_s, node=node)
+                else:
+                    for chip in (rng.integers(0, n, size=k) + lo).tolist():
+                        self._random(cause, rng, now, repair_s, chip=chip)
         # Correctable ECC: Poisson total over the cell, positions by the heavy-tailed CDF.
         mean = self.cfg.correctable_ecc_per_chip_day / DAY * scale * n if on else 0.0
         k = int(rng.poisson(mean))

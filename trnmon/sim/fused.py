@@ -174,7 +174,7 @@ def fused_kernel() -> ChipsKernel | None:
                 if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
                 rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
-                link_tx[c, p] += rate * wf * dt
+                link_tx[c, p] += rate * k.port_share[c, p] * wf * dt
 
     def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
         chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))

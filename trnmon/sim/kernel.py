@@ -98,6 +98,7 @@ class DeviceKernel:
         self._hbm_table = np.zeros((topo.n_nodes + 1, 5), dtype=np.float32)
         self.intra_up = self.is_intra.copy()
         self.ring_up = self.is_ring.copy()
+        self.port_share = self.is_intra + self.is_ring
         self.link_bad = np.zeros(c, dtype=np.bool_)
         self._bundle_cache: tuple[FleetState, ChipConstants, DeviceArrays] | None = None
 
@@ -106,10 +107,17 @@ class DeviceKernel:
         self.core_weight[chips] = weights * self.topo.core_valid[chips]
 
     def refresh_links(self, dev: FleetState) -> None:
-        """Link-derived masks; called only when a link changes state (an event)."""
+        """Link-derived masks; called only when a link changes state (an event). A downed
+        port's bytes move to the chip's other ports of the same kind (the collective
+        routes around it), so each up port carries ports / up ports of its kind's share."""
         up = (dev.link_state != LinkState.DOWN).astype(np.float32)
-        np.multiply(self.is_intra, up, out=self.intra_up)
-        np.multiply(self.is_ring, up, out=self.ring_up)
+        for kind, out in ((self.is_intra, self.intra_up), (self.is_ring, self.ring_up)):
+            np.multiply(kind, up, out=out)
+            n_up = out.sum(axis=1, keepdims=True)
+            factor = np.divide(kind.sum(axis=1, keepdims=True), n_up,
+                               out=np.zeros_like(n_up), where=n_up > 0)
+            out *= factor
+        np.add(self.intra_up, self.ring_up, out=self.port_share)
         self.link_bad[:] = (dev.link_state != LinkState.UP).any(axis=1)
 
     def advance(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
@@ -141,7 +149,7 @@ class DeviceKernel:
         if self._bundle_cache is None or self._bundle_cache[0] is not dev:
             consts = ChipConstants(self.core_weight, self.cores, self.idle_w, self.span_w,
                                    self.r_th, self._alpha, self.throttle_c, self.hbm_cap,
-                                   self.topo.port_kind, self.link_bad)
+                                   self.topo.port_kind, self.link_bad, self.port_share)
             self._bundle_cache = (dev, consts, gather(DeviceArrays, dev))
         return self._bundle_cache[1], self._bundle_cache[2]
 

@@ -116,7 +116,9 @@ class ReferenceModel:
                 dev.exec_status[c, EXEC_COMPLETED] += float(jobs.exec_rate[j]) * dt
             dev.latency_p50_s[c] = float(jobs.latency[j]) if working else 0.0
 
-            # links
+            # links: a downed port's bytes move to the chip's other ports of its kind
+            kinds = [int(k) for k in topo.port_kind[c]]
+            ups = [int(s) != LinkState.DOWN for s in dev.link_state[c]]
             for p in range(dev.link_tx_bytes.shape[1]):
                 pk = int(topo.port_kind[c, p])
                 rate = 0.0
@@ -126,6 +128,10 @@ class ReferenceModel:
                     rate = float(jobs.ring_rate[j])
                 if int(dev.link_state[c, p]) == LinkState.DOWN or not working:
                     rate = 0.0
+                same = [q for q in range(len(kinds)) if kinds[q] == pk]
+                n_up = sum(1 for q in same if ups[q])
+                if rate and n_up:
+                    rate *= len(same) / n_up
                 dev.link_tx_bytes[c, p] += rate * dt
 
         for n in range(topo.n_nodes):

@@ -50,6 +50,7 @@ class ChipConstants(NamedTuple):
     hbm_cap: Arr  # bytes
     port_kind: Arr  # (C, P) PortKind codes
     link_bad: Arr  # (C,) some port not UP
+    port_share: Arr  # (C, P) share of its kind's traffic a port carries (0 when down)
 
 
 class DeviceArrays(NamedTuple):
