@@ -85,7 +85,7 @@ class CostMeter:
         self.owner = np.full(n, -1, dtype=np.int64)  # job id holding each slot
         self.slot_dollars = np.zeros(n)
         self.slot_tokens = np.zeros(n)  # processed since the job was placed in the slot
-        self.slot_per_hour = np.zeros(n)
+        self.slot_per_hour: F64 = np.zeros(n)
         self._seen = np.zeros(n)  # the slot's tokens_total at the last step
         self.carried: dict[int, JobCost] = {}  # jobs between placements (restarting)
         self.finished: OrderedDict[int, JobCost] = OrderedDict()  # the latest finished
@@ -149,7 +149,7 @@ class CostMeter:
         node_job = sim.sched.node_job
         held = node_job >= 0
         self.slot_per_hour = np.bincount(node_job[held], weights=self.node_rate[held],
-                                         minlength=self.owner.shape[0])
+                                         minlength=self.owner.shape[0]).astype(np.float64)
         live = self.owner >= 0
         self.slot_dollars += np.where(live, self.slot_per_hour * (dt / SECONDS_PER_HOUR), 0.0)
         total = jobs.tokens_total
