@@ -158,6 +158,8 @@ def test_table_lists_best_first_and_what_cannot_run(
     (["--train-tokens", "1T", "--instance", "trn2.48xlarge"], "leave it out"),
     (["--train-tokens", "1T", "--node-counts", "8,x"], "comma-separated"),
     (["--train-tokens", "1T", "--train"], "not --train"),
+    (["--train-tokens", "1T", "--ep", "2"], "--ep itself"),
+    (["--train-tokens", "1T", "--max-latency-s", "3"], "--max-latency-s needs --serve"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str],
                                       message: str) -> None:
@@ -172,3 +174,32 @@ def test_compare_flags_need_compare(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--train-tokens needs --compare" in capsys.readouterr().err
     assert main(["estimate", "--model", "llama3-8b", "--train"]) == 2
     assert "required: --instance" in capsys.readouterr().err
+
+
+def test_moe_searches_expert_parallelism_as_trnmon_estimate_costs_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, ["estimate", "--compare", "--model", "mixtral-8x22b", "--train-tokens",
+                        "100B", "--instances", "trn2.48xlarge", "--node-counts", "16"])
+    ok = [c for c in out if c["fits"]]
+    assert {c["ep"] for c in ok} == {1, 2, 4, 8}
+    assert all(c["dp"] % c["ep"] == 0 for c in out if c["dp"])
+    best = next(c for c in ok if c["ep"] > 1)
+    assert main(["estimate", "--model", "mixtral-8x22b", "--instance", "trn2.48xlarge",
+                 "--nodes", "16", "--tp", str(best["tp"]), "--pp", str(best["pp"]), "--ep",
+                 str(best["ep"]), "--train", "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    # estimate prints step_s to 6 decimals: 1e-7 relative over the steps
+    assert best["time_s"] == pytest.approx(best["steps"] * est["step_s"], rel=1e-7)
+
+
+def test_serving_latency_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["estimate", "--compare", "--model", "llama3-8b", "--serve", "--rate", "50",
+            "--input-len", "1024", "--output-len", "256", "--instances", "trn2.48xlarge"]
+    free = _run(capsys, argv)
+    bound = _run(capsys, [*argv, "--max-latency-s", "8"])
+    assert len(free) == len(bound)
+    slow = [c for c in bound if (c["reason"] or "").startswith("slower than --max-latency-s")]
+    assert slow and all(c["time_s"] > 8 for c in slow)
+    assert all(c["time_s"] <= 8 for c in bound if c["fits"])
+    assert {c["batch"] for c in slow} == {c["batch"] for c in free
+                                          if c["fits"] and c["time_s"] > 8}

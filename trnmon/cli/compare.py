@@ -2,7 +2,8 @@
 
     trnmon estimate --compare --model NAME
         (--train-tokens N | --serve --rate REQ_PER_S --input-len I --output-len O)
-        [--instances TYPE,...] [--node-counts N,...] [--hours H] [--top K]
+        [--instances TYPE,...] [--node-counts N,...] [--hours H] [--max-latency-s S]
+        [--top K]
         [--preset P | --config FILE] [--json]
 
 Prices and failure rates come from the fleet configuration (`[pricing]`, `[faults]`,
@@ -84,6 +85,9 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    f"(default {','.join(map(str, cmp.DEFAULT_NODES))})")
     p.add_argument("--hours", type=float, default=1.0,
                    help="compare --serve: hours of serving to price (default 1)")
+    p.add_argument("--max-latency-s", type=float, metavar="S",
+                   help="compare --serve: slowest acceptable request latency (TTFT + "
+                   "output x ITL)")
     p.add_argument("--top", type=int, default=15,
                    help="compare: runnable rows the table shows (0: all; JSON has all)")
     p.add_argument("--preset", help="compare: the fleet whose prices and failure rates "
@@ -98,10 +102,14 @@ def _check(args: argparse.Namespace) -> None:
         raise TrnmonError("--compare needs exactly one of --train-tokens N or --serve")
     if args.serve and (args.rate is None or not args.rate > 0):
         raise TrnmonError("--compare --serve needs --rate REQ_PER_S above 0")
+    if args.max_latency_s is not None and not (args.serve and args.max_latency_s > 0):
+        raise TrnmonError("--max-latency-s needs --serve and a value above 0")
     if not args.hours > 0:
         raise TrnmonError(f"--hours must be above 0, got {args.hours}")
     if args.top < 0:
         raise TrnmonError(f"--top must be 0 or more, got {args.top}")
+    if args.ep != 1:
+        raise TrnmonError("--compare searches --ep itself (MoE models); leave it out")
     for flag in ("instance", "tp", "dp"):
         if getattr(args, flag) is not None:
             raise TrnmonError(f"--compare searches --{flag} itself; leave it out")
@@ -118,7 +126,8 @@ def candidates(args: argparse.Namespace) -> list[cmp.Candidate]:
     if args.serve:
         return cmp.compare_serve(arch, types, rates, fail, rate_rps=args.rate,
                                  input_len=args.input_len, output_len=args.output_len,
-                                 lnc=args.lnc, hours=args.hours, dtype=args.dtype)
+                                 lnc=args.lnc, hours=args.hours, dtype=args.dtype,
+                                 max_latency_s=args.max_latency_s)
     return cmp.compare_train(arch, types, rates, fail, train_tokens=args.train_tokens,
                              nodes=args.node_counts, lnc=args.lnc, seq_len=args.seq_len,
                              global_batch=args.global_batch, dtype=args.dtype)
@@ -131,7 +140,9 @@ def table(cands: list[cmp.Candidate], top: int, serve: bool, currency: str = "$"
     shown = ok if top == 0 else ok[:top]
     when = "latency_s" if serve else "days"
     third = "batch" if serve else "pp"
-    head = (f"{'instance_type':<15} {'nodes':>5} {'tp':>3} {third:>5} {'dp':>4} "
+    moe = any(c.ep > 1 for c in cands)
+    head = (f"{'instance_type':<15} {'nodes':>5} {'tp':>3} {third:>5} "
+            + (f"{'ep':>2} " if moe else "") + f"{'dp':>4} "
             f"{when:>9} {'tokens/s':>10} {'mfu':>5} {'cost':>12} {'tokens/' + currency:>10} "
             f"{'goodput':>7} {'goodput cost':>13}")
     lines = [head]
@@ -140,7 +151,8 @@ def table(cands: list[cmp.Candidate], top: int, serve: bool, currency: str = "$"
         gcost = "never" if c.goodput_cost_dollars is None else f"{c.goodput_cost_dollars:,.0f}"
         star = "*" if c.price_placeholder else " "
         col = c.extra["batch"] if serve else c.pp
-        lines.append(f"{c.instance_type:<15} {c.nodes:>5} {c.tp:>3} {col:>5} {c.dp:>4} "
+        ep = f"{c.ep:>2} " if moe else ""
+        lines.append(f"{c.instance_type:<15} {c.nodes:>5} {c.tp:>3} {col:>5} {ep}{c.dp:>4} "
                      f"{t:>9} {c.tokens_per_s:>10,.0f} {c.mfu:>5.3f} "
                      f"{c.cost_dollars:>11,.0f}{star} {c.tokens_per_dollar:>10,.0f} "
                      f"{c.goodput:>7.4f} {gcost:>13}")
@@ -158,20 +170,21 @@ def table(cands: list[cmp.Candidate], top: int, serve: bool, currency: str = "$"
 def _cannot_run(bad: list[cmp.Candidate], serve: bool) -> list[str]:
     """One entry per instance type and reason: the tp x pp shapes it hit, with the node
     counts (batches when serving) when only some of them failed."""
-    groups: dict[tuple[str, str], dict[tuple[int, int], list[cmp.Candidate]]] = {}
+    groups: dict[tuple[str, str], dict[tuple[int, int, int], list[cmp.Candidate]]] = {}
     for c in bad:
         kind = (c.reason or "").split(":")[0] if c.tp else (c.reason or "")
-        groups.setdefault((c.instance_type, kind), {}).setdefault((c.tp, c.pp), []).append(c)
+        groups.setdefault((c.instance_type, kind), {}).setdefault((c.tp, c.pp, c.ep),
+                                                                  []).append(c)
     all_sizes = {c.extra.get("batch", 0) if serve else c.nodes for c in bad if c.tp}
     out = []
     for (itype, kind), shapes in groups.items():
         items = []
-        for (tp, pp), cs in shapes.items():
+        for (tp, pp, ep), cs in shapes.items():
             if not tp:
                 continue
             sizes = [c.extra.get("batch", 0) if serve else c.nodes for c in cs]
             what = "batch" if serve else "nodes"
-            part = f"tp={tp}" + ("" if serve else f" pp={pp}")
+            part = f"tp={tp}" + ("" if serve else f" pp={pp}") + (f" ep={ep}" if ep > 1 else "")
             if set(sizes) != all_sizes:
                 part += f" ({what} {','.join(map(str, sizes))})"
             items.append(part)

@@ -37,6 +37,7 @@ from trnmon.sim.taxonomy import CAUSES, Effect
 
 DEFAULT_NODES: tuple[int, ...] = (8, 16, 32, 64)
 PP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
+EP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)  # mixture-of-experts models only
 SERVE_BATCHES: tuple[int, ...] = (1, 4, 16, 64)
 
 
@@ -88,6 +89,7 @@ class Candidate:
     dp: int
     fits: bool
     reason: str | None = None
+    ep: int = 1
     time_s: float = 0.0  # training: failure-free wall time; serving: one request's latency
     tokens_per_s: float = 0.0
     mfu: float = 0.0
@@ -136,7 +138,8 @@ def compare_train(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
                   fail: FailureModel, *, train_tokens: float, nodes: tuple[int, ...],
                   lnc: int, seq_len: int, global_batch: int,
                   dtype: Dtype = "bf16") -> list[Candidate]:
-    """Every (type, nodes, tp, pp) training configuration, costed; see `order`."""
+    """Every (type, nodes, tp, pp[, ep for MoE]) training configuration, costed; see
+    `order`."""
     out: list[Candidate] = []
     for itype in types:
         rate = rates[itype.name]
@@ -148,22 +151,37 @@ def compare_train(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
         for n in nodes:
             for tp_chips in _tp_chip_options(itype):
                 for pp in PP_DEGREES:
-                    tp = tp_chips * per_chip
-                    c = Candidate(itype.name, n, tp, pp, 0, False,
-                                  price_per_hour=rate.per_hour,
-                                  price_placeholder=rate.placeholder)
-                    out.append(c)
-                    try:
-                        place = make_placement(itype, nodes=n, lnc=lnc, tp=tp, pp=pp)
-                        c.dp = place.dp
-                        est = perf.train(arch, place, dtype=dtype, seq_len=seq_len,
-                                         global_batch=global_batch)
-                    except PerfError as exc:
-                        c.reason = str(exc)
-                        continue
-                    _price_train(c, est, place.chips, itype.chip_spec.hbm_bytes, rate,
-                                 fail, train_tokens, global_batch * seq_len)
+                    for ep in (EP_DEGREES if arch.moe else (1,)):
+                        c = _train_one(arch, itype, rate, fail, n, tp_chips * per_chip, pp,
+                                       ep, lnc=lnc, seq_len=seq_len,
+                                       global_batch=global_batch, dtype=dtype,
+                                       train_tokens=train_tokens)
+                        if c is not None:
+                            out.append(c)
     return order(out)
+
+
+def _train_one(arch: ModelArch, itype: InstanceType, rate: Rate, fail: FailureModel,
+               nodes: int, tp: int, pp: int, ep: int, *, lnc: int, seq_len: int,
+               global_batch: int, dtype: Dtype, train_tokens: float) -> Candidate | None:
+    """One training configuration, costed; None when `ep` does not divide its dp (not a
+    configuration at all, so not listed)."""
+    c = Candidate(itype.name, nodes, tp, pp, 0, False, ep=ep, price_per_hour=rate.per_hour,
+                  price_placeholder=rate.placeholder)
+    try:
+        place = make_placement(itype, nodes=nodes, lnc=lnc, tp=tp, pp=pp)
+        c.dp = place.dp
+        if place.dp % ep:
+            return None
+        if ep > 1:
+            place = make_placement(itype, nodes=nodes, lnc=lnc, tp=tp, pp=pp, ep=ep)
+        est = perf.train(arch, place, dtype=dtype, seq_len=seq_len, global_batch=global_batch)
+    except PerfError as exc:
+        c.reason = str(exc)
+        return c
+    _price_train(c, est, place.chips, itype.chip_spec.hbm_bytes, rate, fail, train_tokens,
+                 global_batch * seq_len)
+    return c
 
 
 def _no_fit(need: float, have: int, what: str = "") -> str:
@@ -201,9 +219,11 @@ def _price_train(c: Candidate, est: perf.TrainEstimate, chips: int, chip_hbm: in
 def compare_serve(arch: ModelArch, types: list[InstanceType], rates: dict[str, Rate],
                   fail: FailureModel, *, rate_rps: float, input_len: int, output_len: int,
                   lnc: int, hours: float, batches: tuple[int, ...] = SERVE_BATCHES,
-                  dtype: Dtype = "bf16") -> list[Candidate]:
+                  dtype: Dtype = "bf16",
+                  max_latency_s: float | None = None) -> list[Candidate]:
     """Every (type, tp, batch) deployment sized to serve `rate_rps` requests per second
-    for `hours`; `time_s` is one request's latency (TTFT + output x ITL)."""
+    for `hours`; `time_s` is one request's latency (TTFT + output x ITL). Deployments
+    slower than `max_latency_s` are listed as not meeting it."""
     out: list[Candidate] = []
     for itype in types:
         rate = rates[itype.name]
@@ -222,6 +242,10 @@ def compare_serve(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
                     c.reason = str(exc)
                     continue
                 _price_serve(c, est, itype, rate, fail, rate_rps, output_len, hours)
+                if c.fits and max_latency_s is not None and c.time_s > max_latency_s:
+                    c.fits = False
+                    c.reason = (f"slower than --max-latency-s {max_latency_s:g}: "
+                                f"{c.time_s:.2f} s per request")
     return order(out)
 
 
