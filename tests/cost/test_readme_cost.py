@@ -9,6 +9,8 @@ import pytest
 
 from trnmon.cli import main
 from trnmon.hw import prices
+from trnmon.sim.jobs import LOAD_S
+from trnmon.sim.taxonomy import TOTAL_RATE_PER_1E4_CHIP_DAYS
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -32,3 +34,9 @@ def test_compare_examples_are_real_output(capsys: pytest.CaptureFixture[str],
     argv = " ".join(cmd).split()[1:]
     assert main(argv) == 0
     assert capsys.readouterr().out == "\n".join(lines) + "\n"
+
+
+def test_failure_figures_quoted_in_the_readme() -> None:
+    section = README[README.index("## What it costs"):]
+    assert f"`c` × {TOTAL_RATE_PER_1E4_CHIP_DAYS:.3f} times per 10⁴ chip-days" in section
+    assert f"the {LOAD_S:g} s\nreload" in section
