@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         raise TrnmonError("the following arguments are required: --instance")
     if not (args.train or args.serve):
         raise TrnmonError("one of the arguments --train --serve is required")
-    for flag in ("train_tokens", "rate", "instances"):
+    for flag in ("train_tokens", "rate", "instances", "preset", "config", "max_latency_s"):
         if getattr(args, flag) is not None:
             raise TrnmonError(f"--{flag.replace('_', '-')} needs --compare")
     out = estimate(args)
