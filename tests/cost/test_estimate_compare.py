@@ -112,6 +112,7 @@ def test_configured_prices_and_failures_apply(capsys: pytest.CaptureFixture[str]
                     strict=True):
         assert a["price_per_hour"] == list_price and b["price_per_hour"] == list_price / 2
         assert b["cost_dollars"] == pytest.approx(a["cost_dollars"] / 2, rel=1e-12)
+        assert a["currency"] == b["currency"] == "USD"
         # Without failures only the checkpoint pauses (every 1,800 s) cost time.
         wall = b["time_s"] * (1 + b["checkpoint_pause_s"] / 1800.0)
         assert b["goodput_time_s"] == pytest.approx(wall, rel=1e-6)

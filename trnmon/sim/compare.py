@@ -95,6 +95,7 @@ class Candidate:
     mfu: float = 0.0
     price_per_hour: float = 0.0
     price_placeholder: bool = False
+    currency: str = "USD"  # of every amount (the fleet's `pricing.currency`)
     cost_dollars: float = 0.0
     tokens_per_dollar: float = 0.0
     goodput: float = 0.0  # failure-free time / expected time (serving: 1 / overprovision)
@@ -144,7 +145,7 @@ def compare_train(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
     for itype in types:
         rate = rates[itype.name]
         if itype.chip_spec.kind == ChipKind.INFERENTIA2:
-            out.append(Candidate(itype.name, 0, 0, 0, 0, False,
+            out.append(Candidate(itype.name, 0, 0, 0, 0, False, currency=rate.currency,
                                  "Inferentia2 serves only: Neuron trains on Trainium"))
             continue
         per_chip = _ranks_per_chip(itype, lnc)
@@ -167,7 +168,7 @@ def _train_one(arch: ModelArch, itype: InstanceType, rate: Rate, fail: FailureMo
     """One training configuration, costed; None when `ep` does not divide its dp (not a
     configuration at all, so not listed)."""
     c = Candidate(itype.name, nodes, tp, pp, 0, False, ep=ep, price_per_hour=rate.per_hour,
-                  price_placeholder=rate.placeholder)
+                  price_placeholder=rate.placeholder, currency=rate.currency)
     try:
         place = make_placement(itype, nodes=nodes, lnc=lnc, tp=tp, pp=pp)
         c.dp = place.dp
@@ -232,7 +233,7 @@ def compare_serve(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
             for batch in batches:
                 tp = tp_chips * per_chip
                 c = Candidate(itype.name, 0, tp, 1, 0, False, price_per_hour=rate.per_hour,
-                              price_placeholder=rate.placeholder)
+                              price_placeholder=rate.placeholder, currency=rate.currency)
                 out.append(c)
                 try:
                     place = make_placement(itype, nodes=1, lnc=lnc, tp=tp)
