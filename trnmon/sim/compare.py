@@ -145,8 +145,9 @@ def compare_train(arch: ModelArch, types: list[InstanceType], rates: dict[str, R
     for itype in types:
         rate = rates[itype.name]
         if itype.chip_spec.kind == ChipKind.INFERENTIA2:
-            out.append(Candidate(itype.name, 0, 0, 0, 0, False, currency=rate.currency,
-                                 "Inferentia2 serves only: Neuron trains on Trainium"))
+            out.append(Candidate(itype.name, 0, 0, 0, 0, False,
+                                 "Inferentia2 serves only: Neuron trains on Trainium",
+                                 currency=rate.currency))
             continue
         per_chip = _ranks_per_chip(itype, lnc)
         for n in nodes:
