@@ -7,9 +7,11 @@ import numpy.typing as npt
 import pytest
 
 from tests.conftest import preset_config
+from trnmon.api.views import job_model
 from trnmon.sim import Engine, jobcost
 from trnmon.sim.rules import JobState
 from trnmon.sim.workloads import JobSpec
+from trnmon.snapshot import FleetSnapshot
 
 CONSTANTS, TENSORS = 1, 0
 
@@ -94,3 +96,18 @@ def test_a_downed_link_moves_its_bytes_to_the_other_ports(backend: str) -> None:
     assert rerouted[1:4] == pytest.approx([rerouted[1:4].sum() / 3] * 3, rel=1e-3)
     assert rerouted[1:4].sum() > 0.8 * healthy[:4].sum()
     assert rerouted[1] > 1.1 * healthy[1]
+
+
+def test_serving_jobs_report_ttft_and_itl() -> None:
+    spec = JobSpec(kind="inference", model="llama3-8b", nodes=1, tp=16, peak_rps=5.0)
+    train = JobSpec(kind="pretrain", model="llama3-8b", nodes=1, tp=16, global_batch=64)
+    eng, (sid, tid) = _engine(spec, train)
+    views = {j.job_id: j for j in FleetSnapshot.capture(eng).jobs}
+    est = jobcost.serve(jobcost.JobShape("llama3-8b", "trn2", 16, 16, 1, False), batch=4,
+                        input_len=spec.prompt_tokens, output_len=spec.output_tokens)
+    serving = views[sid]
+    assert serving.ttft_s == pytest.approx(est.ttft_s)
+    assert serving.itl_s == serving.step_s == pytest.approx(est.itl_s, rel=0.05)
+    assert views[tid].ttft_s == views[tid].itl_s == 0.0
+    model = job_model(serving)
+    assert model.ttft_seconds == serving.ttft_s and model.itl_seconds == serving.itl_s

@@ -118,6 +118,8 @@ class JobModel(Model):
     restarts: int
     started_at: float
     submitted_at: float
+    ttft_seconds: float = 0.0  # serving jobs: time to first token
+    itl_seconds: float = 0.0  # serving jobs: inter-token latency (the decode step)
 
 
 class QueuedJobModel(Model):

@@ -61,7 +61,8 @@ def job_model(j: JobView) -> JobModel:
         instance_ids=list(j.instance_ids), nodes=list(j.nodes), chips=j.chips,
         step_seconds=j.step_s, tokens_per_second=j.tokens_per_s, tokens_total=j.tokens_total,
         mfu=j.mfu, steps=j.steps, progress=j.progress, restarts=j.restarts,
-        started_at=j.started_at, submitted_at=j.submitted_at)
+        started_at=j.started_at, submitted_at=j.submitted_at, ttft_seconds=j.ttft_s,
+        itl_seconds=j.itl_s)
 
 
 def heatmap(snap: FleetSnapshot) -> Heatmap:

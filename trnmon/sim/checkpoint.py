@@ -92,7 +92,8 @@ def capture(eng: Engine) -> Checkpoint:
         "jobs": [{"slot": slot, "job_id": r.job_id, "spec": _spec(r.spec), "nodes": r.nodes,
                   "submitted_at": r.submitted_at, "started_at": r.started_at,
                   "restarts": r.restarts, "ultraserver_ring": r.ultraserver_ring,
-                  "chips": r.chips} for slot, r in sim.jobs.records.items()],
+                  "chips": r.chips, "ttft_s": r.ttft_s}
+                 for slot, r in sim.jobs.records.items()],
         "sched": {"queues": [[{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
                              "job_id": p.job_id, "restarts": p.restarts,
                              "resume_step": p.resume_step, "elapsed": p.elapsed}
@@ -163,7 +164,8 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
         job_id=int(j["job_id"]), spec=JobSpec.model_validate(j["spec"]),
         nodes=[int(n) for n in j["nodes"]], submitted_at=float(j["submitted_at"]),
         started_at=float(j["started_at"]), restarts=int(j["restarts"]),
-        ultraserver_ring=bool(j["ultraserver_ring"]), chips=int(j["chips"]))
+        ultraserver_ring=bool(j["ultraserver_ring"]), chips=int(j["chips"]),
+        ttft_s=float(j.get("ttft_s", 0.0)))
         for j in meta["jobs"]}
     s = meta["sched"]
     sched = sim.sched

@@ -53,6 +53,7 @@ class JobRecord:
     restarts: int = 0
     ultraserver_ring: bool = False
     chips: int = 0
+    ttft_s: float = 0.0  # serving: time to first token at the deployment's static batch
 
 
 def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
@@ -182,6 +183,7 @@ class JobTable:
     def start_serving(self, slot: int, rec: JobRecord, sm: ServingModel,
                       hbm_fixed: tuple[float, float, float, float]) -> None:
         self._start(slot, rec)
+        rec.ttft_s = sm.ttft_s
         self.sv_w[slot], self.sv_kv[slot], self.sv_cap[slot] = (
             sm.weight_bytes, sm.kv_bytes_per_seq, sm.kv_capacity_seqs)
         # Decode's TP all-reduces load the links every step, as training's collectives do.

@@ -47,6 +47,8 @@ class JobView:
     started_at: float
     submitted_at: float
     seed: int = 0  # the fleet's: runtime processes derive from it
+    ttft_s: float = 0.0  # serving: time to first token (0 for training)
+    itl_s: float = 0.0  # serving: inter-token latency, the live decode step (0 for training)
 
     def process_on(self, node: int, cores_per_node: int) -> RuntimeProcess | None:
         """The job's runtime process on `node` (made on demand: a tick of a large fleet
@@ -124,7 +126,8 @@ class FleetSnapshot:
                 steps=float(jobs.steps[slot]),
                 progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
                 restarts=rec.restarts, started_at=rec.started_at,
-                submitted_at=rec.submitted_at, seed=seed))
+                submitted_at=rec.submitted_at, seed=seed, ttft_s=rec.ttft_s,
+                itl_s=0.0 if rec.spec.job_kind.training else float(jobs.step_s[slot])))
         chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
