@@ -79,9 +79,10 @@ class NotifySocket:
 
 class DaemonProcess:
     def __init__(self, state_dir: Path, *args: str, preset: str = "tiny",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> None:
         self.state_dir = state_dir
         self.args = args
+        self.prefix = prefix  # a command the daemon runs under (prlimit, setpriv)
         self.preset = preset
         self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -96,7 +97,7 @@ class DaemonProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRNMON_")}
         env.update({"NOTIFY_SOCKET": self.notify.path, "WATCHDOG_USEC": "1000000",
                     "PYTHONUNBUFFERED": "1", **self.env})
-        cmd = [sys.executable, "-m", "trnmon", "daemon", "--preset", self.preset,
+        cmd = [*self.prefix, sys.executable, "-m", "trnmon", "daemon", "--preset", self.preset,
                "--seed", "7", "--listen", "127.0.0.1:0", "--state-dir", str(self.state_dir),
                *self.args]
         started = time.monotonic()

@@ -45,6 +45,7 @@ class Prometheus:
         }))
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.extra_args: list[str] = []  # more command-line flags (agent mode, receiver)
 
     @property
     def url(self) -> str:
@@ -56,8 +57,12 @@ class Prometheus:
             with (self.workdir / "prometheus.log").open("ab") as log:
                 self.proc = subprocess.Popen(
                     [PROMETHEUS, f"--config.file={self.config}",
-                     f"--storage.tsdb.path={self.workdir / 'data'}",
-                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                     # An agent (--enable-feature=agent) has a WAL, not a TSDB.
+                     (f"--storage.agent.path={self.workdir / 'wal'}"
+                      if "--enable-feature=agent" in self.extra_args
+                      else f"--storage.tsdb.path={self.workdir / 'data'}"),
+                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
+                     *self.extra_args],
                     stdout=log, stderr=log)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:

@@ -68,7 +68,7 @@ def test_kill_9_loses_at_most_one_interval(daemon_factory: Any) -> None:
 
 def test_corrupt_checkpoint_is_moved_aside(daemon_factory: Any, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     (state / "fleet.ckpt").write_bytes(b"PK\x03\x04 this is not a checkpoint")
     d = daemon_factory(state_dir=state)
     aside = list(state.glob("fleet.ckpt.bad-*"))

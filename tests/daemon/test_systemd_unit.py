@@ -19,7 +19,7 @@ def test_unit_has_the_required_settings() -> None:
     text = UNIT.read_text()
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "StateDirectory=trnmon",
                  "ConfigurationDirectory=trnmon", "DynamicUser=yes",
-                 "ExecReload=/bin/kill -HUP $MAINPID"):
+                 "ExecReload=/bin/kill -HUP $MAINPID", "LimitNOFILE=4096"):
         assert line in text
 
 

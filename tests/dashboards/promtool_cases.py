@@ -11,6 +11,7 @@ Case = tuple[str, str, Series, str, list[dict[str, str]]]
 
 A = 'instance_id="i-a", neuron_device="3"'
 DEV = {"instance_id": "i-a", "neuron_device": "3"}
+US = 'availability_zone="z", rack="r1", ultraserver="us1"'
 
 
 def ecc(event: str, values: str, where: str = A) -> tuple[str, str]:
@@ -84,13 +85,31 @@ CASES: list[Case] = [
     ("NeuronAllocatedIdle", "loading or checkpointing (5 %) does not",
      [*util("0.05x40"), ('neuron_job_info{instance_id="i-a", job_id="7"}', "1x40")], "35m",
      []),
-    ("NeuronJobRestarted", "tokens restart from 0 on another leader",
-     [('neuron_job_tokens_total{instance_id="i-a", job_id="3"}', "0+100x5 stale"),
-      ('neuron_job_tokens_total{instance_id="i-b", job_id="3"}', "_x7 0+100x5")], "10m",
+    ("NeuronJobRestarted", "restarted onto another leader (a new series) fires",
+     [('neuron_job_restarts_total{instance_id="i-a", job_id="3"}', "0x5 stale"),
+      ('neuron_job_restarts_total{instance_id="i-b", job_id="3"}', "_x7 1x5")], "10m",
+     [{"job_id": "3"}]),
+    ("NeuronJobRestarted", "restarted on the same leader fires",
+     [('neuron_job_restarts_total{instance_id="i-a", job_id="3"}', "0x5 _x2 1x5")], "10m",
      [{"job_id": "3"}]),
     ("NeuronJobRestarted", "a job finishing and another starting does not",
-     [('neuron_job_tokens_total{instance_id="i-a", job_id="3"}', "0+100x5 stale"),
-      ('neuron_job_tokens_total{instance_id="i-a", job_id="4"}', "_x7 0+100x5")], "10m", []),
+     [('neuron_job_restarts_total{instance_id="i-a", job_id="3"}', "0x5 stale"),
+      ('neuron_job_restarts_total{instance_id="i-a", job_id="4"}', "_x7 0x5")], "10m", []),
+    ("NeuronJobRestarted", "a restart more than an hour ago does not",
+     [('neuron_job_restarts_total{instance_id="i-a", job_id="3"}', "0x5 1x120")], "125m",
+     []),
+    ("NeuronUltraServerDown", "two of an UltraServer's nodes down fires",
+     [(f'up{{job="trnmon-nodes", {US}, instance="i-{n}", instance_id="i-{n}"}}', "0x6")
+      for n in "ab"] + [(f'up{{job="trnmon-nodes", {US}, instance="i-c", instance_id="i-c"}}',
+                         "1x6")], "4m",
+     [{"availability_zone": "z", "rack": "r1", "ultraserver": "us1"}]),
+    ("NeuronUltraServerDown", "one node down, or standalone nodes down, does not",
+     [(f'up{{job="trnmon-nodes", {US}, instance="i-a", instance_id="i-a"}}', "0x6"),
+      (f'up{{job="trnmon-nodes", {US}, instance="i-b", instance_id="i-b"}}', "1x6"),
+      ('up{job="trnmon-nodes", availability_zone="z", rack="r2", instance="i-x", '
+       'instance_id="i-x"}', "0x6"),
+      ('up{job="trnmon-nodes", availability_zone="z", rack="r2", instance="i-y", '
+       'instance_id="i-y"}', "0x6")], "4m", []),
 ]
 
 

@@ -95,12 +95,14 @@ def test_every_alert_has_runbook_severity_and_emulator_trigger() -> None:
     required = {"NeuronUncorrectableECC", "NeuronCorrectableECCStorm", "NeuronLinkDown",
                 "NeuronLinkDegraded", "NeuronDeviceThermalThrottling", "NeuronDeviceHung",
                 "NeuronNodeDown", "NeuronDeviceHBMNearCapacity", "NeuronAllocatedIdle",
-                "NeuronJobRestarted"}
+                "NeuronJobRestarted", "NeuronUltraServerDown"}
     alerts = rules.alert_rules()
     assert {a.alert for a in alerts} == required
     for a in alerts:
         assert a.severity in ("critical", "warning") and a.runbook.count("\n") >= 2
         assert a.summary and a.description and a.fault
+        assert a.runbook_url.endswith("#" + a.alert.lower())
+        assert a.dashboard_url.startswith(rules.GRAFANA_URL + "/d/trnmon-")
 
 
 def test_scaled_copy_changes_only_durations() -> None:

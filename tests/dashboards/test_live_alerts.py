@@ -21,8 +21,9 @@ import pytest
 
 from tests.conftest_daemon import DaemonProcess
 from tests.conftest_prometheus import PROMETHEUS, Prometheus
-from trnmon.dashboards import files, rules
+from trnmon.dashboards import federation, files, rules
 from trnmon.dashboards.yamltext import dump
+from trnmon.exporter import names
 
 pytestmark = pytest.mark.slow  # starts a daemon, Prometheus and Alertmanager
 
@@ -42,7 +43,8 @@ class ShippedPrometheus(Prometheus):
         alerts.write_text(dump(rules.alert_groups(rules.scaled(rules.alert_rules(), SPEED))))
         cfg = files.prometheus_config(
             sd_url=sd_url, daemon_target=daemon, interval="1s",
-            rule_files=(str(ROOT / "dashboards/prometheus/recording.yml"), str(alerts)))
+            rule_files=(str(ROOT / "dashboards/prometheus/recording.yml"),
+                        str(ROOT / "dashboards/prometheus/node-rules.yml"), str(alerts)))
         self.config.write_text(dump(cfg))
 
 
@@ -87,7 +89,9 @@ def test_every_panel_and_recording_rule_returns_data(stack: tuple[DaemonProcess,
     # Rates need two scrapes and rules one evaluation after them.
     prom.wait_for("job_id:neuron_job_tokens:rate1m", lambda r: len(r) > 0)
     empty = []
-    for where, expr in _exprs() + [(f"rule {r.record}", r.record) for r in rules.RECORDINGS]:
+    node_rules = [(f"rule {r.record}", r.record) for r in federation.NODE_RULES]
+    for where, expr in (_exprs() + [(f"rule {r.record}", r.record) for r in rules.RECORDINGS]
+                        + node_rules):
         deadline = time.monotonic() + 10
         while not prom.query(expr):
             if time.monotonic() > deadline:
@@ -95,6 +99,13 @@ def test_every_panel_and_recording_rule_returns_data(stack: tuple[DaemonProcess,
                 break
             time.sleep(0.5)
     assert not empty, "queries without data:\n" + "\n".join(empty)
+    # Zero-safe: every per-node count has a series for every node (0 on a healthy one).
+    for _, name in node_rules:
+        if name.startswith("instance_id:"):
+            assert len(prom.query(name)) == 6, name
+    assert {float(r["value"][1]) for r in prom.query(names.NODE_UNHEALTHY)} == {0.0}
+    assert [float(r["value"][1]) for r in prom.query(names.JOB_RESTARTS)] and all(
+        float(r["value"][1]) == 0 for r in prom.query(names.JOB_RESTARTS))
 
 
 def test_healthy_fleet_fires_no_alert(stack: tuple[DaemonProcess, Prometheus]) -> None:
@@ -167,7 +178,9 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         "submit:idle serving job": ("NeuronAllocatedIdle", {"instance_id": n5}),
         "restart": ("NeuronJobRestarted", {}),
     }
-    assert {a for a, _ in expect.values()} == {a.alert for a in rules.alert_rules()}
+    # NeuronUltraServerDown needs two nodes of one UltraServer down: test_alert_delivery.py.
+    assert {a for a, _ in expect.values()} == {a.alert for a in rules.alert_rules()} - {
+        "NeuronUltraServerDown"}
     # The uncorrectable error crashed n1's job; repairing the chip lets a crashed job
     # restart there from its checkpoint, and its token counter starts again from 0.
     prom.wait_for('ALERTS{alertname="NeuronUncorrectableECC"}', lambda r: len(r) >= 1)

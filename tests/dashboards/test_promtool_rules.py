@@ -9,7 +9,7 @@ from pathlib import Path
 
 from promtool_cases import CASES, promtool_tests
 
-from trnmon.dashboards import rules
+from trnmon.dashboards import federation, rules
 from trnmon.dashboards.yamltext import dump
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,18 @@ def test_shipped_rule_files_pass_promtool_check() -> None:
 
 def test_shipped_prometheus_config_passes_promtool_check() -> None:
     _promtool("check", "config", str(RULES_DIR / "prometheus.yml"))
+
+
+def test_every_shipped_prometheus_file_passes_promtool_check() -> None:
+    for config in ("shard.yml", "global.yml", "receiver.yml"):
+        _promtool("check", "config", str(RULES_DIR / config))
+    out = _promtool("check", "config", "--agent", str(RULES_DIR / "agent.yml"))
+    assert "SUCCESS" in out
+    out = _promtool("check", "rules", str(RULES_DIR / "node-rules.yml"))
+    assert f"SUCCESS: {len(federation.NODE_RULES)} rules found" in out
+    shipped = {p.name for p in RULES_DIR.glob("*.yml")}
+    assert shipped == {"prometheus.yml", "shard.yml", "global.yml", "receiver.yml",
+                       "agent.yml", "recording.yml", "alerts.yml", "node-rules.yml"}
 
 
 def test_every_alert_has_firing_and_silent_cases() -> None:

@@ -164,12 +164,13 @@ def test_every_family_matches_the_arrays(tiny_snap: FleetSnapshot, node: int) ->
     assert one(samples, "neuron_job_step_seconds", **jl) == job.step_s
     assert one(samples, "neuron_job_mfu_ratio", **jl) == job.mfu
     assert one(samples, "neuron_job_tokens_total", **jl) == job.tokens_total
+    assert one(samples, "neuron_job_restarts_total", **jl) == job.restarts
 
 
 def test_idle_node_exports_zeros_not_nothing(idle_snap: FleetSnapshot) -> None:
     samples, _ = parse(NodeRenderer().render(idle_snap, TRN2U))
     jobless = {"neuron_job_info", "neuron_job_step_seconds", "neuron_job_mfu_ratio",
-               "neuron_job_tokens_total"}
+               "neuron_job_tokens_total", "neuron_job_restarts_total"}
     for m in CATALOG:
         if m.name in jobless:
             assert m.name not in samples

@@ -3,18 +3,23 @@
 
 It lives in the API layer (beside the models it carries), so `trnmon.neuron_monitor`,
 `trnmon.sources` and the commands may all use it without importing the daemon. Plain
-urllib (no event loop for a one-shot command). Every failure becomes one line: the
-daemon's JSON error message, or why the daemon could not be reached.
+urllib (no event loop for a one-shot command). Every failure becomes one line: a URL that
+is not http(s)://HOST[:PORT], the daemon's JSON error message, why the daemon could not be
+reached, or an answer that does not have the shape the command needs (`expect`).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trnmon.config.daemon import DEFAULT_LISTEN, default_state_dir
 from trnmon.errors import TrnmonError
@@ -42,15 +47,105 @@ def read_token(path: Path) -> str:
     return token
 
 
+class Answer(BaseModel):
+    """Base of the answer shapes the control commands read (other fields pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class FaultAnswer(Answer):
+    """A fault as `inject` prints it."""
+
+    fault_id: int
+    kind: str
+    instance_id: str
+    device: int
+    injected: bool = False
+
+
+class FaultList(Answer):
+    """GET /api/v1/faults."""
+
+    faults: list[FaultAnswer]
+
+
+class JobAnswer(Answer):
+    """A submitted or cancelled job."""
+
+    job_id: int
+
+
+class JobRow(Answer):
+    """A running job as `jobs` lists it."""
+
+    job_id: int
+    state: str
+    kind: str
+    model: str
+    nodes: list[int]
+    progress: float
+
+
+class QueuedRow(Answer):
+    """A queued job as `jobs` lists it."""
+
+    job_id: int
+    kind: str
+    model: str
+    nodes: int
+
+
+class JobList(Answer):
+    """GET /api/v1/jobs."""
+
+    jobs: list[JobRow]
+    queued: list[QueuedRow]
+
+
+class ClockAnswer(Answer):
+    """The clock state every `clock` action answers with."""
+
+    tick: int
+    speed: float
+    paused: bool
+
+
+def check_url(url: str) -> str:
+    """`url` without a trailing slash if it is http(s)://HOST[:PORT][/PATH]; else one line."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TrnmonError(f"--url: expected http://HOST:PORT, got {url!r}")
+    return url.rstrip("/")
+
+
 class Client:
-    """Requests to one daemon; `auth=True` sends the control token."""
+    """One daemon's API, by URL; control requests carry the token from `token_file`."""
 
     def __init__(self, url: str, token_file: Path | None = None) -> None:
-        self.url = url.rstrip("/")
+        self.url = check_url(url)
         self.token_file = token_file
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                *, auth: bool = False) -> Any:
+                *, auth: bool = False, expect: type[Answer] | None = None) -> Any:
+        """The daemon's JSON answer; with `expect`, checked to have that shape."""
+        answer = self._request(method, path, body, auth=auth)
+        if expect is not None:
+            try:
+                expect.model_validate(answer)
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in err["loc"]) or "(answer)"
+                raise TrnmonError(f"daemon at {self.url} sent an unexpected answer to "
+                                  f"{method} {path} ({where}: {err['msg']}); is it a trnmon "
+                                  "daemon of this version?") from None
+        return answer
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 *, auth: bool = False) -> Any:
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -70,8 +165,8 @@ class Client:
             reason = getattr(exc.reason, "strerror", None) or exc.reason
             raise TrnmonError(f"cannot reach the daemon at {self.url}: {reason} "
                               "(is `trnmon daemon` running? see --url)") from None
-        except (TimeoutError, ConnectionError) as exc:
-            raise TrnmonError(f"daemon at {self.url}: {exc}") from None
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            raise TrnmonError(f"daemon at {self.url}: {type(exc).__name__}: {exc}") from None
         except ValueError:
             raise TrnmonError(f"daemon at {self.url} sent a response that is not JSON") from None
 

@@ -7,17 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from trnmon.api import client as shapes
+from trnmon.api.client import Client, default_url
 from trnmon.cli.args import SubParsers
 from trnmon.errors import TrnmonError
+from trnmon.sim.faults import FaultKind
 
-FAULT_KINDS = ("hbm_ecc_corrected", "hbm_ecc_uncorrected", "sram_ecc_corrected",
-               "sram_ecc_uncorrected", "link_degraded", "link_down", "thermal_throttle",
-               "chip_hang", "node_loss")
+FAULT_KINDS = tuple(kind.value for kind in FaultKind)
 
 
-def _client(args: argparse.Namespace) -> Any:
-    from trnmon.api.client import Client, default_url
-
+def _client(args: argparse.Namespace) -> Client:
     return Client(args.url or default_url(), Path(args.token_file) if args.token_file else None)
 
 
@@ -28,7 +27,7 @@ def _print(obj: Any, as_json: bool, line: str) -> None:
 def _inject(args: argparse.Namespace) -> int:
     c = _client(args)
     if args.list:
-        faults = c.request("GET", "/api/v1/faults")["faults"]
+        faults = c.request("GET", "/api/v1/faults", expect=shapes.FaultList)["faults"]
         if args.json:
             _print(faults, True, "")
         for f in [] if args.json else faults:
@@ -37,7 +36,8 @@ def _inject(args: argparse.Namespace) -> int:
                   f"{'injected' if f['injected'] else 'random'}")
         return 0
     if args.clear is not None:
-        f = c.request("DELETE", f"/api/v1/faults/{args.clear}", auth=True)
+        f = c.request("DELETE", f"/api/v1/faults/{args.clear}", auth=True,
+                      expect=shapes.FaultAnswer)
         _print(f, args.json, f"cleared fault {f['fault_id']} ({f['kind']} on {f['instance_id']})")
         return 0
     if not args.kind or not args.node:
@@ -48,7 +48,7 @@ def _inject(args: argparse.Namespace) -> int:
             body[key] = getattr(args, key)
     if args.duration is not None:
         body["duration_s"] = args.duration
-    f = c.request("POST", "/api/v1/faults", body, auth=True)
+    f = c.request("POST", "/api/v1/faults", body, auth=True, expect=shapes.FaultAnswer)
     where = f["instance_id"] + (f" nd{f['device']}" if f["device"] >= 0 else "")
     _print(f, args.json, f"fault {f['fault_id']}: {f['kind']} on {where}")
     return 0
@@ -74,15 +74,16 @@ def _jobs(args: argparse.Namespace) -> int:
             raise TrnmonError("jobs submit: give --kind and --model")
         body = {"kind": args.kind, "model": args.model, "nodes": args.nodes,
                 **_parse_set(args.set or [])}
-        r = c.request("POST", "/api/v1/jobs", body, auth=True)
+        r = c.request("POST", "/api/v1/jobs", body, auth=True, expect=shapes.JobAnswer)
         _print(r, args.json, f"job {r['job_id']} queued")
     elif args.action == "cancel":
         if args.job_id is None:
             raise TrnmonError("jobs cancel: give a JOB_ID")
-        r = c.request("DELETE", f"/api/v1/jobs/{args.job_id}", auth=True)
+        r = c.request("DELETE", f"/api/v1/jobs/{args.job_id}", auth=True,
+                      expect=shapes.JobAnswer)
         _print(r, args.json, f"job {r['job_id']} cancelled")
     else:
-        r = c.request("GET", "/api/v1/jobs")
+        r = c.request("GET", "/api/v1/jobs", expect=shapes.JobList)
         if args.json:
             _print(r, True, "")
             return 0
@@ -97,13 +98,15 @@ def _jobs(args: argparse.Namespace) -> int:
 def _clock(args: argparse.Namespace) -> int:
     c = _client(args)
     if args.action == "status":
-        r = c.request("GET", "/api/v1/control")
+        r = c.request("GET", "/api/v1/control", expect=shapes.ClockAnswer)
     elif args.action == "speed":
         if args.value is None:
             raise TrnmonError("clock speed: give the speed factor")
-        r = c.request("PUT", "/api/v1/control/speed", {"speed": args.value}, auth=True)
+        r = c.request("PUT", "/api/v1/control/speed", {"speed": args.value}, auth=True,
+                      expect=shapes.ClockAnswer)
     else:
-        r = c.request("POST", f"/api/v1/control/{args.action}", {}, auth=True)
+        r = c.request("POST", f"/api/v1/control/{args.action}", {}, auth=True,
+                      expect=shapes.ClockAnswer)
     _print(r, args.json, f"tick {r['tick']}, speed {r['speed']:g}x"
            f"{', paused' if r['paused'] else ''}")
     return 0

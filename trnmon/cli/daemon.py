@@ -39,9 +39,10 @@ def register(sub: SubParsers) -> None:
                         "~/.local/state/trnmon)")
     p.add_argument("--speed", type=float, metavar="X",
                    help="simulated seconds per wall second (default 1)")
-    p.add_argument("--shard", metavar="I/N",
+    p.add_argument("--shard", metavar="I/N",  # or I-N, as in trnmon@I-N.service
                    help="emulate only the I-th (from 1) of N disjoint slices of the fleet's "
-                        "scheduling cells (needs cell_racks in the config); ids, labels and "
+                        "scheduling cells (cell_racks from the preset or config; I-N works "
+                        "too, for systemd instances); ids, labels and "
                         "trajectory are those of the whole fleet")
     p.set_defaults(handler=_run)
 

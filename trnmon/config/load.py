@@ -106,6 +106,8 @@ def load_config(
     file_preset = file_data.pop("preset", None)
     if file_preset is not None and not isinstance(file_preset, str):
         raise ConfigError(f"config error: preset: must be a string (got {file_preset!r})")
+    if preset_name is not None and not preset_name.strip():
+        raise ConfigError("config error: --preset: must not be empty")
     name = preset_name or env.get(ENV_PREFIX + "PRESET") or file_preset or DEFAULT_PRESET
     data = deep_merge(preset(name), file_data)
     data = deep_merge(data, env_overrides(env))

@@ -57,12 +57,12 @@ class WorkloadConfig(Section):
     """Fraction of Trainium capacity that jobs occupy at t=0."""
     arrivals_per_hour: float = Field(6.0, ge=0, le=1e6)
     """Mean job arrivals per hour of simulated time, per 1,000 chips."""
-    mean_job_hours: float = Field(6.0, gt=0, le=10_000)
+    mean_job_hours: float = Field(6.0, ge=0.01, le=10_000)
     """Mean job duration in simulated hours."""
     mix: WorkloadMix = WorkloadMix()
     mfu_min: float = Field(0.35, gt=0, le=1)
     mfu_max: float = Field(0.50, gt=0, le=1)
-    checkpoint_interval_s: float = Field(1800.0, gt=0)
+    checkpoint_interval_s: float = Field(1800.0, ge=1, le=1e7)
     diurnal_amplitude: float = Field(0.35, ge=0, le=1)
     """Inference request-rate swing over the day (0 = flat)."""
 
@@ -81,7 +81,7 @@ class FaultConfig(Section):
     """Scales every hardware failure rate (1.0 = Llama-3 rates per chip-day)."""
     correctable_ecc_per_chip_day: float = Field(2.0, ge=0, le=1e9)
     """Mean correctable ECC events per chip-day; per-chip rates are lognormal (heavy-tailed)."""
-    repair_hours: float = Field(4.0, gt=0, le=10_000)
+    repair_hours: float = Field(4.0, ge=0.01, le=10_000)
     """Mean time until a failed chip or lost node is repaired and returns."""
 
 
@@ -135,8 +135,8 @@ class FleetConfig(Section):
     lnc: Literal[1, 2] = 2
     """Logical NeuronCore config on Trn2 nodes (2 = 4 logical cores per chip)."""
     seed: int = Field(0, ge=0, le=2**63 - 1)
-    tick_seconds: float = Field(1.0, gt=0, le=3600)
-    """Simulated seconds per tick."""
+    tick_seconds: float = Field(1.0, ge=1e-3, le=3600)
+    """Simulated seconds per tick (1 ms to 1 h)."""
     ambient_celsius: float = Field(24.0, ge=-20, le=60)
     cell_racks: int | None = Field(None, ge=1, le=1_000_000)
     """Racks per scheduling cell (None: the whole fleet is one cell). Jobs, arrivals, random

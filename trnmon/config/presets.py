@@ -40,6 +40,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ultracluster-40k": {
         "name": "ultracluster-40k",
         "availability_zones": [{**_az(0, ultraservers=625), "datacenters": 2, "racks_per_row": 16}],
+        # 625 racks in 25 cells of 25 (1,600 chips): `--shard I/N` works for N up to 25.
+        "cell_racks": 25,
     },
     # Project Rainier scale: 7,812 UltraServers + 2 trn2 nodes = 500,000 chips, 31,250 nodes.
     "rainier-500k": {
@@ -49,6 +51,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             {**_az(1, ultraservers=2604), "datacenters": 10, "racks_per_row": 20},
             {**_az(2, ultraservers=2604), "datacenters": 10, "racks_per_row": 20},
         ],
+        # 7,813 racks in 63 cells of 125 (8,000 chips): 13 shards of ~40k chips, or more.
+        "cell_racks": 125,
     },
 }
 

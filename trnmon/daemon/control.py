@@ -8,6 +8,8 @@ thread: a bad job or fault must be refused here, not crash the engine later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,10 +31,15 @@ class RequestError(Exception):
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    """Base of control bodies: unknown fields refused. HTTP bodies are validated in strict
+    JSON mode (`inputs.parse_body`), so ``true`` is not 1 and ``"1"`` is not a number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class InjectFault(Request):
+    """POST /api/v1/faults."""
+
     kind: FaultKind
     instance_id: str = Field(min_length=1, max_length=64)
     device: int | None = Field(None, ge=0, le=63)
@@ -44,7 +51,18 @@ class InjectFault(Request):
 
 
 class SetSpeed(Request):
-    speed: float = Field(gt=0, le=100_000)
+    """PUT /api/v1/control/speed."""
+
+    speed: float = Field(ge=1e-3, le=100_000)
+
+
+@dataclass(frozen=True)
+class FaultLimits:
+    """Caps on injected faults: active injected faults fleet-wide (429 past it), and active
+    faults of any origin on one target, a device or a node for node_loss (409)."""
+
+    total: int = 256
+    per_target: int = 4
 
 
 def resolve_node(topo: Topology, instance_id: str) -> int:
@@ -52,17 +70,38 @@ def resolve_node(topo: Topology, instance_id: str) -> int:
     ids = topo.instance_ids
     try:
         node = topo.node_index(instance_id)
-    except KeyError:
+    except (KeyError, ValueError):
         node = -1
     if node < 0 or ids[node] != instance_id:
         raise RequestError(404, "instance_id", f"unknown node {instance_id!r}")
     return node
 
 
-def inject(eng: Engine, req: InjectFault) -> Fault:
+def check_caps(eng: Engine, limits: FaultLimits, *, node: int, chip: int | None) -> None:
+    """Refuse an injection past the caps: each fault costs tick time and stacks effects."""
+    active = eng.faults.active.values()
+    injected = sum(1 for f in active if f.injected)
+    if injected >= limits.total:
+        raise RequestError(429, None, f"{injected} injected faults are active, the limit is "
+                                      f"{limits.total} (max_active_faults): clear some first")
+    if chip is None:
+        here = sum(1 for f in active if f.node == node and f.kind == FaultKind.NODE_LOSS)
+        what = "node"
+    else:
+        here = sum(1 for f in active if f.chip == chip)
+        what = "device"
+    if here >= limits.per_target:
+        raise RequestError(409, "instance_id" if chip is None else "device",
+                           f"this {what} already has {here} active faults, the limit is "
+                           f"{limits.per_target} (max_faults_per_target)")
+
+
+def inject(eng: Engine, req: InjectFault, limits: FaultLimits | None = None) -> Fault:
     topo = eng.topo
+    limits = limits or FaultLimits()
     node = resolve_node(topo, req.instance_id)
     if req.kind == FaultKind.NODE_LOSS:
+        check_caps(eng, limits, node=node, chip=None)
         return eng.inject(req.kind, node=node, duration_s=req.duration_s)
     chips = topo.node_chips(node)
     device = req.device or 0
@@ -79,6 +118,7 @@ def inject(eng: Engine, req: InjectFault) -> Fault:
                                             f"not {port}")
     elif req.port is not None:
         raise RequestError(422, "port", f"port only applies to link faults, not {req.kind}")
+    check_caps(eng, limits, node=node, chip=chip)
     return eng.inject(req.kind, chip=chip, port=port, duration_s=req.duration_s)
 
 

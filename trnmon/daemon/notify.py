@@ -31,8 +31,9 @@ class Notifier:
         pid = env.get("WATCHDOG_PID", "")
         mine = not pid or pid == str(os.getpid())
         # Ping at half the timeout, as sd_watchdog_enabled(3) recommends.
-        self.watchdog_interval = (int(usec) / 2e6 if usec.isdigit() and int(usec) > 0
-                                  and mine and self.address else None)
+        valid = usec.isascii() and usec.isdigit() and 0 < len(usec) <= 15 and int(usec) > 0
+        self.watchdog_interval = (int(usec) / 2e6 if valid and mine and self.address
+                                  else None)
         self._last_ping = 0.0
 
     @property
@@ -67,7 +68,8 @@ class Notifier:
         return self.send(f"STATUS={text}")
 
     def watchdog(self, now: float | None = None) -> bool:
-        """WATCHDOG=1 if due; call from the tick loop so a stuck loop stops the pings."""
+        """WATCHDOG=1 if due (at most every `watchdog_interval`); see daemon/watchdog.py
+        for when it is called."""
         if self.watchdog_interval is None:
             return False
         now = time.monotonic() if now is None else now

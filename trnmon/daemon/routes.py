@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 
 from aiohttp import web
 
-from trnmon.api.models import EventModel, FaultModel, QueuedJobModel
+from trnmon.api.models import EventModel, QueuedJobModel
 from trnmon.api.views import fleet_summary, fleet_topology, job_model, node_detail
-from trnmon.daemon.app import STATE, DaemonState, json_bytes, json_error
 from trnmon.daemon.control import RequestError, resolve_node
+from trnmon.daemon.inputs import ascii_int, int_query
+from trnmon.daemon.responses import fault_json, json_bytes, json_error
+from trnmon.daemon.state import STATE, DaemonState
 from trnmon.exporter.render import CONTENT_TYPE, render_self_metrics
-from trnmon.snapshot.snapshot import FaultView
+from trnmon.neuron_monitor.report import reporter_for
 
 ROUTES = web.RouteTableDef()
 
@@ -66,6 +69,15 @@ def _daemon_metrics(st: DaemonState) -> str:
          "Node exposition requests answered 404 or 503.", st.node_scrape_errors),
         ("trnmon_stream_clients", "gauge", "Connected push-stream clients.",
          len(st.hub.clients)),
+        ("trnmon_http_connections", "gauge", "Open client connections.",
+         st.guard.open_connections),
+        ("trnmon_http_connections_max", "gauge",
+         "Connection cap (max_connections, lowered to fit the descriptor limit).",
+         st.guard.limit),
+        ("trnmon_http_connections_evicted_total", "counter",
+         "Idle connections closed to admit a new one at the cap.", st.guard.evicted),
+        ("trnmon_http_connections_refused_total", "counter",
+         "Connections answered 503 at the cap because none was idle.", st.guard.refused),
         ("process_start_time_seconds", "gauge", "Start time of the daemon since the epoch.",
          st.started_wall),
     ]
@@ -80,22 +92,41 @@ async def self_metrics(request: web.Request) -> web.Response:
     return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
+# What /sd may echo back as the target address: a host name or IP literal and a port.
+TARGET_HOST = re.compile(r"(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?",
+                         re.ASCII)
+SD_HOLE = "\x00trnmon-sd-target\x00"  # stands for the target address in the cached body
+
+
+def sd_target(request: web.Request, st: DaemonState) -> str:
+    """The address Prometheus used to reach us (its Host header) if it looks like one,
+    else the daemon's own listen address."""
+    host = request.headers.get("Host", "")
+    if TARGET_HOST.fullmatch(host):
+        return host
+    return (st.url or st.settings.url).removeprefix("http://")
+
+
 @ROUTES.get("/sd")
 async def service_discovery(request: web.Request) -> web.Response:
-    """Prometheus HTTP SD: one target group per node, located by its target labels."""
+    """Prometheus HTTP SD: one target group per node, located by its target labels.
+
+    The body is cached once with a placeholder for the target address and the request's
+    host is spliced in per request: memory does not grow with distinct Host headers."""
     st = _state(request)
     topo = st.runner.snapshot.topology
-    host = request.host  # the address Prometheus used to reach us
 
     def build() -> bytes:
         groups = []
         for n, iid in enumerate(topo.instance_ids):
             labels = {"__metrics_path__": f"/metrics/nodes/{iid}", "instance": iid,
                       **topo.location(n)}
-            groups.append({"targets": [host], "labels": labels})
+            groups.append({"targets": [SD_HOLE], "labels": labels})
         return json.dumps(groups).encode()
 
-    return json_bytes(st.cached(f"sd:{host}", 0, build))
+    body = st.cached("sd", 0, build)
+    hole = json.dumps(SD_HOLE).encode()
+    return json_bytes(body.replace(hole, json.dumps(sd_target(request, st)).encode()))
 
 
 @ROUTES.get("/")
@@ -168,8 +199,6 @@ async def api_node(request: web.Request) -> web.Response:
 async def api_node_neuron_monitor(request: web.Request) -> web.Response:
     """One neuron-monitor report line (JSON) for the node: counts since the previous
     request for that node (trnmon/neuron_monitor/report.py)."""
-    from trnmon.neuron_monitor.report import reporter_for
-
     st = _state(request)
     snap = st.runner.snapshot
     node = resolve_node(snap.topology, request.match_info["instance_id"])
@@ -194,16 +223,10 @@ async def api_faults(request: web.Request) -> web.Response:
                               "faults": [fault_json(f) for f in snap.faults]})
 
 
-def fault_json(f: FaultView) -> dict[str, object]:
-    return FaultModel(fault_id=f.fault_id, kind=f.kind, instance_id=f.instance_id,
-                      node=f.node, device=f.device, port=f.port, started_at=f.started_at,
-                      clears_at=f.clears_at, injected=f.injected).model_dump(mode="json")
-
-
 @ROUTES.get("/api/v1/events")
 async def api_events(request: web.Request) -> web.Response:
     snap = _state(request).runner.snapshot
-    since = _int_query(request, "since", 0)
+    since = int_query(request, "since", 0)
     return web.json_response({"api_version": "v1", "tick": snap.tick, "events": [
         EventModel.model_construct(seq=e.seq, t=e.t, kind=e.kind,
                                    severity=e.severity,  # type: ignore[arg-type]
@@ -224,9 +247,10 @@ async def api_history(request: web.Request) -> web.Response:
         node = resolve_node(topo, iid)
         chips = topo.node_chips(node)
         if dev:
-            if not (dev.startswith("nd") and dev[2:].isdigit() and int(dev[2:]) < len(chips)):
+            index = ascii_int(dev[2:]) if dev.startswith("nd") else None
+            if index is None or index >= len(chips):
                 raise RequestError(404, "scope", f"{iid} has devices nd0-nd{len(chips) - 1}")
-            chip = chips[int(dev[2:])]
+            chip = chips[index]
     with st.runner.history_lock:
         if scope == "fleet":
             series = hist.fleet_series()
@@ -250,15 +274,6 @@ async def api_control_status(request: web.Request) -> web.Response:
                               "tick": r.snapshot.tick, "t": r.snapshot.t,
                               "tick_seconds": r.engine.config.tick_seconds,
                               "uptime_seconds": time.monotonic() - r.started_at})
-
-
-def _int_query(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or len(raw) > 18:
-        raise RequestError(422, name, f"{name}: expected a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 def add(app: web.Application) -> None:

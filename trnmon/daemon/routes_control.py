@@ -13,9 +13,10 @@ from typing import TypeVar
 from aiohttp import web
 
 from trnmon.daemon import control
-from trnmon.daemon.app import STATE, parse_body, require_token
-from trnmon.daemon.control import InjectFault, RequestError, SetSpeed
-from trnmon.daemon.routes import fault_json
+from trnmon.daemon.control import FaultLimits, InjectFault, SetSpeed
+from trnmon.daemon.inputs import parse_body, path_id, require_token
+from trnmon.daemon.responses import fault_json
+from trnmon.daemon.state import STATE
 from trnmon.sim import Engine
 from trnmon.sim.faults import Fault
 from trnmon.sim.workloads import JobSpec
@@ -23,7 +24,6 @@ from trnmon.snapshot.snapshot import FaultView
 
 ROUTES = web.RouteTableDef()
 T = TypeVar("T")
-MAX_ID = 10**15
 
 
 async def _in_engine(request: web.Request, fn: Callable[[Engine], T]) -> T:
@@ -39,25 +39,20 @@ def _fault_view(eng: Engine, f: Fault) -> FaultView:
                      injected=f.injected)
 
 
-def _path_id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or int(raw) > MAX_ID:
-        raise RequestError(404, name, f"no such {name.replace('_', ' ')} {raw!r}")
-    return int(raw)
-
-
 @ROUTES.post("/api/v1/faults")
 @require_token
 async def inject_fault(request: web.Request) -> web.Response:
     req = await parse_body(request, InjectFault)
-    view = await _in_engine(request, lambda e: _fault_view(e, control.inject(e, req)))
+    s = request.app[STATE].settings
+    limits = FaultLimits(total=s.max_active_faults, per_target=s.max_faults_per_target)
+    view = await _in_engine(request, lambda e: _fault_view(e, control.inject(e, req, limits)))
     return web.json_response(fault_json(view), status=201)
 
 
 @ROUTES.delete("/api/v1/faults/{fault_id}")
 @require_token
 async def clear_fault(request: web.Request) -> web.Response:
-    fid = _path_id(request, "fault_id")
+    fid = path_id(request, "fault_id")
     view = await _in_engine(request, lambda e: _fault_view(e, control.clear(e, fid)))
     return web.json_response({**fault_json(view), "cleared": True})
 
@@ -73,7 +68,7 @@ async def submit_job(request: web.Request) -> web.Response:
 @ROUTES.delete("/api/v1/jobs/{job_id}")
 @require_token
 async def cancel_job(request: web.Request) -> web.Response:
-    jid = _path_id(request, "job_id")
+    jid = path_id(request, "job_id")
     await _in_engine(request, lambda e: control.cancel(e, jid))
     return web.json_response({"job_id": jid, "status": "cancelled"})
 

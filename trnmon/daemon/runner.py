@@ -5,7 +5,9 @@ FleetSnapshot swapped in by reference each tick) and send control changes throug
 `runner.control(fn)`, which runs `fn(engine)` between ticks under the engine lock. So a
 slow or abandoned client can delay nothing but itself, and no reader sees a half-ticked
 fleet. Checkpoints are copied here between ticks and written by a separate writer thread,
-so disk latency never delays a tick either.
+so disk latency never delays a tick either. The loop stamps `heartbeat` on every pass; the
+systemd watchdog (`trnmon.daemon.watchdog`) pings only while that stamp is fresh *and* the
+HTTP event loop runs, so either one stuck gets the service restarted.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class EngineRunner:
         self.first_tick = threading.Event()
         self.started_at = time.monotonic()
         self.last_tick_at = 0.0  # monotonic time of the last tick
+        self.heartbeat = time.monotonic()  # last pass of the tick loop, paused or not
         self.tick_lag_s = 0.0
         self._lags: deque[tuple[float, float]] = deque()
         self.ticks_skipped = 0
@@ -71,8 +74,9 @@ class EngineRunner:
         self._writer.start()
         self._thread.start()
 
-    def stop(self, *, final_checkpoint: bool = True) -> None:
-        """Stop ticking, flush the writer, then write one last checkpoint synchronously."""
+    def stop(self, *, final_checkpoint: bool = True) -> bool:
+        """Stop ticking, flush the writer, then write one last checkpoint synchronously.
+        False if that checkpoint could not be written (logged)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -83,7 +87,8 @@ class EngineRunner:
         if final_checkpoint and self.checkpoint_path is not None:
             with self.lock:
                 ckpt = self._capture_checkpoint()
-            self._save(ckpt)
+            return self._save(ckpt)
+        return True
 
     @property
     def alive(self) -> bool:
@@ -102,7 +107,7 @@ class EngineRunner:
         next_checkpoint = time.monotonic() + self.checkpoint_interval_s
         while not self._stop.is_set():
             now = time.monotonic()
-            self.notifier.watchdog(now)
+            self.heartbeat = now
             if self._wake.is_set():  # a pause, resume or speed change: reschedule from now
                 self._wake.clear()
                 next_due = min(next_due, now + self._interval())
@@ -200,14 +205,16 @@ class EngineRunner:
                 return
             self._save(item)
 
-    def _save(self, ckpt: ck.Checkpoint) -> None:
+    def _save(self, ckpt: ck.Checkpoint) -> bool:
         assert self.checkpoint_path is not None
         started = time.perf_counter()
         try:
             persistence.save(ckpt, self.checkpoint_path)
         except OSError as exc:
             self.checkpoint_errors += 1
-            log.error("checkpoint to %s failed: %s", self.checkpoint_path, exc)
-            return
+            log.error("checkpoint to %s failed: %s", self.checkpoint_path,
+                      exc.strerror or exc)
+            return False
         self.last_checkpoint_s = time.perf_counter() - started
         self.checkpoints += 1
+        return True

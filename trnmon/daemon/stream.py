@@ -3,8 +3,9 @@
 The tick thread only schedules a broadcast on the event loop; the summary is encoded once
 per tick for all clients (and only while someone listens). Each client has a two-slot
 queue that drops its oldest message when full, and a write that has not drained within
-WRITE_TIMEOUT_S ends that client: a slow or abandoned reader loses messages or its
-connection, never the fleet's time.
+`write_timeout_s` ends that client: a slow or abandoned reader loses messages or its
+connection, never the fleet's time. A client that goes away mid-write is logged as one
+line; HEAD gets the stream's headers and no body.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from trnmon.snapshot import FleetSnapshot
 log = logging.getLogger("trnmon.daemon")
 
 QUEUE_SLOTS = 2
-WRITE_TIMEOUT_S = 30.0
+WRITE_TIMEOUT_S = 30.0  # default; the daemon sets `StreamHub.write_timeout_s`
 KEEPALIVE_S = 15.0
+HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+           "X-Accel-Buffering": "no"}
 
 
 def encode(snap: FleetSnapshot) -> bytes:
@@ -31,7 +34,10 @@ def encode(snap: FleetSnapshot) -> bytes:
 
 
 class StreamHub:
+    """The push-stream clients' queues and the per-tick broadcast to them."""
+
     def __init__(self) -> None:
+        self.write_timeout_s = WRITE_TIMEOUT_S
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clients: set[asyncio.Queue[bytes | None]] = set()
         self.dropped = 0
@@ -64,14 +70,15 @@ class StreamHub:
             q.put_nowait(None)
 
     async def handle(self, request: web.Request, first: FleetSnapshot) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
-        await resp.prepare(request)
+        if request.method == "HEAD":
+            return web.Response(headers=HEADERS)
+        resp = web.StreamResponse(headers=HEADERS)
         q: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_SLOTS)
         q.put_nowait(encode(first))
         self.clients.add(q)
         try:
+            async with asyncio.timeout(self.write_timeout_s):
+                await resp.prepare(request)
             while True:
                 try:
                     async with asyncio.timeout(KEEPALIVE_S):
@@ -80,10 +87,14 @@ class StreamHub:
                     data = b": keepalive\n\n"
                 if data is None:
                     break
-                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                async with asyncio.timeout(self.write_timeout_s):
                     await resp.write(data)
-        except (TimeoutError, ConnectionResetError):
+        except TimeoutError:
             log.info("stream client %s dropped (not reading)", request.remote)
+            if request.transport is not None:
+                request.transport.abort()
+        except ConnectionError:  # the client went away mid-write: its choice
+            log.info("stream client %s disconnected", request.remote)
         finally:
             self.clients.discard(q)
         return resp

@@ -1,10 +1,15 @@
-"""The control-API token: a random secret in a 0600 file, compared in constant time."""
+"""The control-API token: a random secret in a 0600 file, compared in constant time.
+
+The daemon refuses a token file that its group or other users can read or write (as ssh
+does for keys): on a shared host that would hand the control API to every local user.
+"""
 
 from __future__ import annotations
 
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from trnmon.errors import TrnmonError
@@ -24,11 +29,15 @@ def load_or_create(path: Path) -> str:
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(TOKEN_BYTES) + "\n")
+        mode = stat.S_IMODE(path.stat().st_mode)
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise TrnmonError(f"token file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise TrnmonError(f"token file {path}: not UTF-8 text") from None
+    if mode & 0o077:
+        raise TrnmonError(f"token file {path}: mode {mode:04o} lets other users read or "
+                          f"change it; run: chmod 600 {path}")
     if len(token) < 16:
         raise TrnmonError(f"token file {path}: token is shorter than 16 characters")
     return token
@@ -41,4 +50,6 @@ def matches(expected: str, header: str | None) -> bool:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
+    # Non-UTF-8 header bytes arrive as lone surrogates: surrogateescape keeps them bytes.
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"),
+                               expected.encode())

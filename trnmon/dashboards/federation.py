@@ -1,5 +1,12 @@
-"""The sharded metrics tier: one Prometheus per `trnmon daemon --shard I/N`, one global
-Prometheus federating a small set of series from all of them.
+"""The sharded metrics tier: one Prometheus per `trnmon daemon --shard I/N`, and either a
+global Prometheus federating a small set of series from all of them, or (at 500k chips)
+Prometheus agents remote-writing everything to a central receiver.
+
+Remote-write: each shard runs Prometheus in agent mode (`--enable-feature=agent`:
+scrape and forward, no local queries or rules, `agent.yml`); the receiver (`receiver.yml`,
+a Prometheus with `--web.enable-remote-write-receiver` standing in for VictoriaMetrics,
+Mimir or Thanos Receive, which take the same protocol) evaluates the recording, node and
+alert rules over the whole fleet. Switching stores changes only `remote_write.url`.
 
 Each shard Prometheus scrapes its daemon's /sd (only that shard's nodes), evaluates the
 usual recording and alerting rules plus the per-node and per-device aggregates below, and
@@ -11,9 +18,10 @@ series the fleet heatmap needs and the job series: ~5 series per chip instead of
 
 from __future__ import annotations
 
-from trnmon.dashboards.promql import SCRAPE_JOB
 from trnmon.dashboards.rules import Recording
 from trnmon.dashboards.yamltext import Value
+from trnmon.exporter import names
+from trnmon.exporter.names import SCRAPE_JOB
 
 NODE = ("instance_id",)
 DEVICE = ("instance_id", "neuron_device")
@@ -23,28 +31,23 @@ def _r(record: str, expr: str) -> Recording:
     return Recording(record, expr)
 
 
-# Per-node and per-device aggregates, evaluated on each shard Prometheus. Their
-# definitions follow trnmon/snapshot's node_summary (a chip is busy above 5 %).
+# Per-node and per-device aggregates, evaluated where the raw series are (each shard
+# Prometheus, or the remote-write receiver). Their definitions follow trnmon/snapshot's
+# node_summary (a chip is busy above 5 %). Counts are sums of 0/1 series (`> bool`,
+# state-set gauges), so every node has a series and a healthy node reads 0, not nothing.
 NODE_RULES: list[Recording] = [
-    _r("instance_device:neuroncore_utilization_ratio:avg",
+    _r(names.DEVICE_UTILIZATION,
        "avg by (instance_id, neuron_device) (neuroncore_utilization_ratio)"),
-    _r("instance_id:neuroncore_utilization_ratio:avg",
-       "avg by (instance_id) (instance_device:neuroncore_utilization_ratio:avg)"),
-    _r("instance_id:neuron_device:count", "count by (instance_id) (neuron_device_power_watts)"),
-    _r("instance_id:neuron_device_busy:count",
-       "count by (instance_id) (instance_device:neuroncore_utilization_ratio:avg > 0.05)"),
-    _r("instance_id:neuron_device_unhealthy:count",
-       'count by (instance_id) (neuron_device_health_state{state=~"failed|hung|lost"} == 1)'),
-    _r("instance_id:neuron_device_throttled:sum",
-       "sum by (instance_id) (neuron_device_throttled)"),
-    _r("instance_id:neuron_device_power_watts:sum",
-       "sum by (instance_id) (neuron_device_power_watts)"),
-    _r("instance_id:neuron_device_hbm_used_bytes:sum",
-       "sum by (instance_id) (neuron_device_hbm_used_bytes)"),
-    _r("instance_id:neuron_device_hbm_total_bytes:sum",
-       "sum by (instance_id) (neuron_device_hbm_total_bytes)"),
-    _r("instance_id:neuron_device_temperature_celsius:max",
-       "max by (instance_id) (neuron_device_temperature_celsius)"),
+    _r(names.NODE_UTILIZATION, f"avg by (instance_id) ({names.DEVICE_UTILIZATION})"),
+    _r(names.NODE_DEVICES, "count by (instance_id) (neuron_device_power_watts)"),
+    _r(names.NODE_BUSY, f"sum by (instance_id) ({names.DEVICE_UTILIZATION} > bool 0.05)"),
+    _r(names.NODE_UNHEALTHY,
+       'sum by (instance_id) (neuron_device_health_state{state=~"failed|hung|lost"})'),
+    _r(names.NODE_THROTTLED, "sum by (instance_id) (neuron_device_throttled)"),
+    _r(names.NODE_POWER, "sum by (instance_id) (neuron_device_power_watts)"),
+    _r(names.NODE_HBM_USED, "sum by (instance_id) (neuron_device_hbm_used_bytes)"),
+    _r(names.NODE_HBM_TOTAL, "sum by (instance_id) (neuron_device_hbm_total_bytes)"),
+    _r(names.NODE_TEMPERATURE, "max by (instance_id) (neuron_device_temperature_celsius)"),
 ]
 
 PER_DEVICE = ("neuron_device_power_watts", "neuron_device_hbm_used_bytes",
@@ -102,4 +105,36 @@ def global_prometheus_config(*, shard_targets: list[str], interval: str = "15s")
              "params": {"match[]": list(FEDERATE_MATCH)},
              "static_configs": [{"targets": shard_targets}]},
         ],
+    }
+
+
+RECEIVER_RULE_FILES = ("recording.yml", "node-rules.yml", "alerts.yml")
+REMOTE_WRITE_URL = "http://127.0.0.1:9090/api/v1/write"
+
+
+def agent_prometheus_config(*, sd_url: str, shard: str, daemon_target: str,
+                            remote_write_url: str = REMOTE_WRITE_URL,
+                            interval: str = "15s") -> Value:
+    """One shard's Prometheus agent: scrape the shard, label it, write it all upstream."""
+    cfg = dict(shard_prometheus_config(sd_url=sd_url, shard=shard, daemon_target=daemon_target,
+                                       interval=interval, rule_files=()))  # type: ignore[arg-type]
+    del cfg["rule_files"]  # an agent evaluates no rules
+    glob = dict(cfg["global"])  # type: ignore[arg-type]
+    del glob["evaluation_interval"]
+    cfg["global"] = glob
+    cfg["remote_write"] = [{"url": remote_write_url,
+                            # Batches sized for ~100 series per chip at 15 s.
+                            "queue_config": {"max_samples_per_send": 10000,
+                                             "capacity": 50000, "max_shards": 50}}]
+    return cfg
+
+
+def receiver_prometheus_config(*, interval: str = "15s",
+                               rule_files: tuple[str, ...] = RECEIVER_RULE_FILES,
+                               alertmanager: str = "127.0.0.1:9093") -> Value:
+    """The central store: receives remote writes, evaluates every rule, sends alerts."""
+    return {
+        "global": {"evaluation_interval": interval},
+        "rule_files": list(rule_files),
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
     }

@@ -26,7 +26,8 @@ from trnmon.dashboards.panels import (
     timeseries,
     topology_variables,
 )
-from trnmon.dashboards.promql import SCRAPE_JOB, sel
+from trnmon.dashboards.promql import sel
+from trnmon.exporter.names import JOB_RESTARTS, SCRAPE_JOB
 
 assert rules.RECORDINGS  # recording-rule names are registered before they are selected
 
@@ -70,7 +71,8 @@ def fleet_overview() -> dict[str, Any]:
              steps=ANY_BAD),
         stat("NeuronLink ports down", f'sum({d("neuronlink_state", state="down")})',
              steps=ANY_BAD),
-        stat("Running jobs", f"count(count by (job_id) ({n('neuron_job_info')}))"),
+        stat("Running jobs",
+             f"count(count by (job_id) ({n('neuron_job_info')})) or vector(0)"),
         bargauge("Chips by health state", [(f"sum by (state) ({health})", "{{state}}")],
                  w=8, h=6),
         stat("Fleet utilization", f"avg({d('neuroncore_utilization_ratio')})",
@@ -226,10 +228,11 @@ def jobs() -> dict[str, Any]:
         table("Jobs", f"count by (job_id, job_name, job_kind, model) ({info})", w=12,
               description="Value: instances the job runs on."),
         bargauge("Restarts in the time range", [(
-            f"resets({sel('job_id:neuron_job_tokens:sum', **job)}[$__range])",
+            f"max_over_time({sel(JOB_RESTARTS, **job)}[$__range])"
+            f" - min_over_time({sel(JOB_RESTARTS, **job)}[$__range])",
             "job {{job_id}}")], steps=ANY_BAD, minimum=0, w=12,
-            description="A restart re-places the job and its token counter starts again "
-                        "from zero; this counts those resets."),
+            description="Crash-and-restart cycles per job (neuron_job_restarts_total); "
+                        "0 for a job that ran cleanly."),
         timeseries("Step time", [(n("neuron_job_step_seconds", **job), "job {{job_id}}")],
                    unit="s", w=12),
         timeseries("Model FLOPs utilization", [(n("neuron_job_mfu_ratio", **job),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trnmon.dashboards.promql import SCRAPE_JOB, TOPOLOGY_LABELS
+from trnmon.dashboards.promql import TOPOLOGY_LABELS
+from trnmon.exporter.names import SCRAPE_JOB
 
 Panel = dict[str, Any]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

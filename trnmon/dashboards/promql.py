@@ -16,7 +16,6 @@ from trnmon.exporter.catalog import BY_NAME
 # Target labels from the daemon's /sd, plus instance_id copied from `instance` by the
 # shipped scrape config (so `up` can be filtered like every other series).
 TOPOLOGY_LABELS = ("availability_zone", "rack", "ultraserver", "instance_id")
-SCRAPE_JOB = "trnmon-nodes"
 
 # Series Prometheus makes itself, not the exporter: allowed beside catalog and rule names.
 SYNTHETIC = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS"})

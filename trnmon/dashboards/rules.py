@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from trnmon.dashboards.promql import SCRAPE_JOB, register_recorded, scale_ranges, seconds, sel
+from trnmon.dashboards.promql import register_recorded, scale_ranges, seconds, sel
 from trnmon.dashboards.yamltext import Value
+from trnmon.exporter.names import JOB_RESTARTS, JOB_TOKENS_RATE, SCRAPE_JOB
+
+# Where annotation links point: the generated runbook page and a Grafana at the README's
+# address (edit GRAFANA_URL here, or override the annotation in Alertmanager templates).
+RUNBOOK_URL = "https://github.com/trnmon/trnmon/blob/main/dashboards/runbooks.md"
+GRAFANA_URL = "http://localhost:3000"
 
 AZ_RACK = ("availability_zone", "rack")
 US = (*AZ_RACK, "ultraserver")
@@ -33,6 +39,22 @@ class Alert:
     description: str
     runbook: str
     fault: str  # what produces it in the emulator: a FaultKind value or a control action
+
+    @property
+    def runbook_url(self) -> str:
+        return f"{RUNBOOK_URL}#{self.alert.lower()}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The Grafana dashboard that shows what fired, filtered to it."""
+        if "job_id" in self.expr or self.alert == "NeuronJobRestarted":
+            return f"{GRAFANA_URL}/d/trnmon-jobs?var-job_id={{{{ $labels.job_id }}}}"
+        if self.alert == "NeuronUltraServerDown":
+            return (f"{GRAFANA_URL}/d/trnmon-fleet?var-rack={{{{ $labels.rack }}}}"
+                    "&var-ultraserver={{ $labels.ultraserver }}")
+        return (f"{GRAFANA_URL}/d/trnmon-node?var-instance_id={{{{ $labels.instance_id }}}}"
+                + ("&var-neuron_device={{ $labels.neuron_device }}"
+                   if "$labels.neuron_device" in self.summary else ""))
 
 
 def _rec(name: str, expr: str, labels: tuple[str, ...]) -> Recording:
@@ -80,11 +102,11 @@ def recording_rules() -> list[Recording]:
              ("event_type",)),
         _rec("fleet:up:sum", f'sum({sel("up", job=SCRAPE_JOB)})', ()),
         _rec("fleet:up:count", f'count({sel("up", job=SCRAPE_JOB)})', ()),
-        # One series per job whatever node leads it: a restart re-places the job and its
-        # token counter starts again from 0, which resets() over this series counts.
-        _rec("job_id:neuron_job_tokens:sum",
-             f"sum by (job_id) ({sel('neuron_job_tokens_total')})", ("job_id",)),
-        _rec("job_id:neuron_job_tokens:rate1m",
+        # One series per job whatever node leads it: a restart may re-place the job on
+        # another leader, which starts a new neuron_job_restarts_total series.
+        _rec(JOB_RESTARTS, f"max by (job_id) ({sel('neuron_job_restarts_total')})",
+             ("job_id",)),
+        _rec(JOB_TOKENS_RATE,
              f"sum by (job_id) (rate({sel('neuron_job_tokens_total')}[1m]))", ("job_id",)),
     ]
     return rules
@@ -168,6 +190,22 @@ def alert_rules() -> list[Alert]:
               "2. Jobs on it restart from checkpoint elsewhere: watch the Jobs dashboard.\n"
               "3. Replace the instance if it does not come back.",
               "node_loss"),
+        Alert("NeuronUltraServerDown",
+              "count by (availability_zone, rack, ultraserver) (\n"
+              f'  {sel("up", job=SCRAPE_JOB, ultraserver="!=")} == 0\n) >= 2',
+              # Shorter than NeuronNodeDown's 2m: the UltraServer alert reaches Alertmanager
+              # first and the per-node ones are inhibited from their first evaluation.
+              "1m", "critical",
+              "UltraServer {{ $labels.ultraserver }} in {{ $labels.rack }}: "
+              "{{ $value }} instances down",
+              "Two or more of the UltraServer's four instances stopped reporting: a shared "
+              "power shelf, switch or rack failure rather than one host. Its instances' own "
+              "alerts are inhibited while this fires.",
+              "1. Check the rack's power and top-of-rack switch (facilities, network).\n"
+              "2. Every job on the UltraServer crashed: they restart elsewhere only if\n"
+              "   another whole UltraServer is free (Jobs dashboard, queue).\n"
+              "3. Replace the UltraServer as one unit if it does not come back.",
+              "node_loss on 2+ nodes of one UltraServer"),
         Alert("NeuronDeviceHBMNearCapacity",
               f"{sel('neuron_device_hbm_used_bytes')}\n  / {sel('neuron_device_hbm_total_bytes')}"
               " > 0.95", "15m", "warning", f"HBM above 95 % on {_WHERE}",
@@ -187,8 +225,12 @@ def alert_rules() -> list[Alert]:
               "2. A stalled training job: check for a hung device on another instance.\n"
               "3. Idle serving: scale it down and return the capacity.",
               "submit:idle serving job"),
+        # Restarts in the last hour, exactly: the counter's span over the window (a
+        # job's first restart may start a new series on another leader, which increase()
+        # would not see).
         Alert("NeuronJobRestarted",
-              "resets(job_id:neuron_job_tokens:sum[1h]) > 0", "0m", "warning",
+              f"max_over_time({sel(JOB_RESTARTS)}[1h])\n"
+              f"  - min_over_time({sel(JOB_RESTARTS)}[1h]) > 0", "0m", "warning",
               "Job {{ $labels.job_id }} restarted {{ $value }} time(s) in the last hour",
               "The job crashed (a device or instance under it failed) and restarted from "
               "its last checkpoint, losing the work since.",
@@ -220,7 +262,8 @@ def alert_groups(alerts: list[Alert], *, annotations: bool = True) -> Value:
                                 "labels": {"severity": a.severity}}
         if annotations:
             r["annotations"] = {"summary": a.summary, "description": a.description,
-                                "runbook": a.runbook}
+                                "runbook": a.runbook, "runbook_url": a.runbook_url,
+                                "dashboard": a.dashboard_url}
         return r
     return {"groups": [{"name": "trnmon-alerts", "rules": [rule(a) for a in alerts]}]}
 

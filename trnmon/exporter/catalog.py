@@ -211,6 +211,9 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
     _ext("neuron_job_tokens_total", "counter", "",
          "Tokens processed by the job (exported by the job's first instance only).",
          "job_leader", ("job_id",)),
+    _ext("neuron_job_restarts_total", "counter", "",
+         "Times the job crashed and restarted from its last checkpoint (exported by the "
+         "job's first instance only).", "job_leader", ("job_id",)),
 )
 
 CATALOG: tuple[Metric, ...] = AWS_METRICS + EXTENSION_METRICS

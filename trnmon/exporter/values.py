@@ -91,6 +91,7 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
         "neuron_job_step_seconds": [j.step_s for j in leaders],
         "neuron_job_mfu_ratio": [j.mfu for j in leaders],
         "neuron_job_tokens_total": [j.tokens_total for j in leaders],
+        "neuron_job_restarts_total": [float(j.restarts) for j in leaders],
     }
     for i, cat in enumerate(HBM_CATEGORIES):
         vals[f"neuroncore_memory_usage_{cat}"] = per_core_hbm[:, i]

@@ -282,7 +282,9 @@ class FaultEngine:
             if new == LinkState.DOWN:
                 dev.link_errors[chip, port] += 1
         elif kind == FaultKind.THERMAL_THROTTLE:
-            self.ambient_offset[chip] += COOLING_FAILURE_C
+            # A cooling failure is a state, not a quantity: more faults on one chip do not
+            # heat it further (1,000 stacked faults once drove a chip to 10,017 C).
+            self.ambient_offset[chip] = COOLING_FAILURE_C
         elif kind == FaultKind.CHIP_HANG:
             dev.health[chip] = Health.HUNG
             self.sched.stall_jobs_of_chips(np.array([chip]))
@@ -321,7 +323,8 @@ class FaultEngine:
                          for o in others), default=LinkState.UP)
             self._set_link(f.chip, f.port, worst)
         elif f.kind == FaultKind.THERMAL_THROTTLE:
-            self.ambient_offset[f.chip] -= COOLING_FAILURE_C
+            if not self._other_fault(f.chip, (FaultKind.THERMAL_THROTTLE,)):
+                self.ambient_offset[f.chip] = 0.0
         elif f.kind == FaultKind.NODE_LOSS and not any(
                 o.kind == FaultKind.NODE_LOSS and o.node == f.node for o in self.active.values()):
                 dev.node_up[f.node] = True

@@ -35,25 +35,26 @@ from trnmon.api.models import (
     NodeDetail,
     NodeRow,
 )
-from trnmon.dashboards.promql import SCRAPE_JOB
+from trnmon.exporter import names
+from trnmon.exporter.names import SCRAPE_JOB
 from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME
 from trnmon.hw.lnc import core_numbering
 from trnmon.sources.network import NetworkSource
 
 REQUEST_TIMEOUT_S = 10.0
 NODE_QUERIES = {
-    "chips": "instance_id:neuron_device:count",
-    "busy": "instance_id:neuron_device_busy:count",
-    "unhealthy": "instance_id:neuron_device_unhealthy:count",
-    "throttled": "instance_id:neuron_device_throttled:sum",
-    "util": "instance_id:neuroncore_utilization_ratio:avg",
-    "hbm_used": "instance_id:neuron_device_hbm_used_bytes:sum",
-    "hbm_total": "instance_id:neuron_device_hbm_total_bytes:sum",
-    "power": "instance_id:neuron_device_power_watts:sum",
-    "temp": "instance_id:neuron_device_temperature_celsius:max",
+    "chips": names.NODE_DEVICES,
+    "busy": names.NODE_BUSY,
+    "unhealthy": names.NODE_UNHEALTHY,
+    "throttled": names.NODE_THROTTLED,
+    "util": names.NODE_UTILIZATION,
+    "hbm_used": names.NODE_HBM_USED,
+    "hbm_total": names.NODE_HBM_TOTAL,
+    "power": names.NODE_POWER,
+    "temp": names.NODE_TEMPERATURE,
 }
 DEVICE_QUERIES = {
-    "util": "instance_device:neuroncore_utilization_ratio:avg",
+    "util": names.DEVICE_UTILIZATION,
     "power": "neuron_device_power_watts",
     "hbm_used": "neuron_device_hbm_used_bytes",
     "hbm_total": "neuron_device_hbm_total_bytes",
@@ -199,7 +200,8 @@ class PrometheusSource(NetworkSource):
                     for r in self.query(q) if r["metric"].get("job_id", "").isdigit()}
                 for k, q in (("step", "neuron_job_step_seconds"), ("mfu", "neuron_job_mfu_ratio"),
                              ("tokens", "neuron_job_tokens_total"),
-                             ("rate", "sum by (job_id) (rate(neuron_job_tokens_total[1m]))"))}
+                             ("rate", names.JOB_TOKENS_RATE),
+                             ("restarts", names.JOB_RESTARTS))}
         out = []
         for job_id in sorted(info):
             m, iids = info[job_id]["labels"], sorted(info[job_id]["iids"],
@@ -213,7 +215,8 @@ class PrometheusSource(NetworkSource):
                 step_seconds=vals["step"].get(job_id, 0.0),
                 tokens_per_second=vals["rate"].get(job_id, 0.0),
                 tokens_total=vals["tokens"].get(job_id, 0.0), mfu=vals["mfu"].get(job_id, 0.0),
-                steps=0.0, progress=0.0, restarts=0, started_at=0.0, submitted_at=0.0))
+                steps=0.0, progress=0.0, restarts=int(vals["restarts"].get(job_id, 0)),
+                started_at=0.0, submitted_at=0.0))
         return out
 
     # --- on demand -----------------------------------------------------------------------
@@ -282,7 +285,7 @@ def node_detail_from_series(row: NodeRow, series: Vector, *, tick: int, t: float
             temperature_celsius=vals.get("neuron_device_temperature_celsius", 0.0),
             power_watts=vals.get("neuron_device_power_watts", 0.0),
             energy_joules=vals.get("neuron_device_energy_joules_total", 0.0),
-            utilization=vals.get("instance_device:neuroncore_utilization_ratio:avg", 0.0),
+            utilization=vals.get(names.DEVICE_UTILIZATION, 0.0),
             hbm_used_bytes={"tensors": vals.get("neuron_device_hbm_used_bytes", 0.0)},
             hbm_total_bytes=vals.get("neuron_device_hbm_total_bytes", 0.0),
             hbm_bandwidth_utilization=vals.get("neuron_device_hbm_bandwidth_utilization_ratio",

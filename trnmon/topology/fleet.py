@@ -149,7 +149,7 @@ class Topology:
             self._index.update({iid: i for i, iid in enumerate(self.instance_ids)})
         if key in self._index:
             return self._index[key]
-        if key.isdigit() and int(key) < self.n_nodes:
+        if key.isascii() and key.isdigit() and len(key) <= 18 and int(key) < self.n_nodes:
             return int(key)
         raise KeyError(key)
 
