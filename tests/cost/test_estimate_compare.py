@@ -15,7 +15,7 @@ from trnmon.cli import main
 from trnmon.config import load_config
 from trnmon.hw.prices import PRICE_BY_TYPE
 from trnmon.sim.compare import FailureModel
-from trnmon.sim.jobs import HANG_WATCHDOG_S, LOAD_S
+from trnmon.sim.rules import HANG_WATCHDOG_S, LOAD_S
 from trnmon.sim.taxonomy import CAUSES, Effect
 
 CONTRACT = ("instance_type", "nodes", "tp", "pp", "dp", "time_s", "tokens_per_s", "mfu",

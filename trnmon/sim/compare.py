@@ -5,7 +5,7 @@ Every candidate is costed with the rules `trnmon estimate` uses (trnmon/sim/perf
 trnmon/sim/placement.py placement) and priced with the fleet's resolved rates
 (trnmon/sim/cost.py). Goodput follows the fleet's configured failure rates (the fault
 taxonomy, trnmon/sim/taxonomy.py, times `faults.rate_multiplier`) and the emulated jobs'
-recovery (trnmon/sim/jobs.py: the collective watchdog, the checkpoint reload):
+recovery (trnmon/sim/rules.py: the collective watchdog, the checkpoint reload):
 
 - training: a job of `chips` chips is interrupted at lambda = chips x the taxonomy's
   per-chip rate. Each interruption loses, on average, half a checkpoint interval of work
@@ -31,8 +31,8 @@ from trnmon.hw.lnc import core_numbering
 from trnmon.hw.models import ModelArch
 from trnmon.sim import perf
 from trnmon.sim.cost import SECONDS_PER_HOUR, Rate, job_cost, tokens_per_dollar
-from trnmon.sim.jobs import HANG_WATCHDOG_S, LOAD_S
 from trnmon.sim.placement import Dtype, PerfError, make_placement
+from trnmon.sim.rules import HANG_WATCHDOG_S, LOAD_S
 from trnmon.sim.taxonomy import CAUSES, Effect
 
 DEFAULT_NODES: tuple[int, ...] = (8, 16, 32, 64)
