@@ -9,7 +9,7 @@ import pytest
 
 from trnmon.cli import main
 from trnmon.hw import prices
-from trnmon.sim.jobs import LOAD_S
+from trnmon.sim.rules import LOAD_S
 from trnmon.sim.taxonomy import TOTAL_RATE_PER_1E4_CHIP_DAYS
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
