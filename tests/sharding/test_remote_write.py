@@ -96,7 +96,7 @@ def test_agents_write_the_whole_fleet_to_the_receiver(
             assert 0.3 * s / INTERVAL_S < r < 1.2 * s / INTERVAL_S
 
         # neuron-top against the receiver, as a user runs it.
-        out = subprocess.run([sys.executable, "-m", "trnmon.tui.cli", "--prometheus",
+        out = subprocess.run([sys.executable, "-m", "trnmon.cli.neuron_top", "--prometheus",
                               receiver.url, "--once"], capture_output=True, text=True,
                              timeout=60)
         assert out.returncode == 0, out.stderr

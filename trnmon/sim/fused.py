@@ -3,31 +3,29 @@
 numpy needs ~40 passes over the chip arrays per tick; this loop reads and writes each
 chip's state once, which is what brings the tick near the memory-bandwidth floor. It is
 the same arithmetic as `DeviceKernel._chips` and `JobTable.advance`, with the rules of
-`trnmon/sim/rules.py`; the tests run both against the reference model
-(`trnmon/sim/reference.py`). The kernels take the typed bundles of `trnmon/sim/structs.py`.
-Without numba the numpy path is used unchanged.
+`trnmon/sim/rules.py`: the formulas are the functions of `trnmon/sim/formulas.py`,
+compiled here with the kernel's own numba flags and called in the loops; the tests run
+both against the reference model (`trnmon/sim/reference.py`). The kernels take the typed
+bundles of `trnmon/sim/structs.py`. Without numba the numpy path is used unchanged.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import os
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from trnmon.sim import formulas
 from trnmon.sim.rules import (
-    ACTIVITY_BUSY,
-    ACTIVITY_HBM,
     CHECKPOINT_HBM_BW,
-    COMM_BUSY,
-    COMPUTE_EFFICIENCY,
-    DECODE_BUSY_BASE,
-    DECODE_BUSY_INTENSITY,
     DEGRADED,
     EFA_BYTES_PER_REQUEST,
-    HBM_EFFICIENCY,
     HEALTHY,
     HUNG,
     HUNG_ACTIVITY,
@@ -45,12 +43,8 @@ from trnmon.sim.rules import (
     PHASE_BUSY,
     PORT_INTRA,
     PORT_NONE,
-    SERVE_HBM_BW_MAX,
-    SERVE_HBM_BW_PER_BUSY,
-    SERVE_LINK_EXPONENT,
     SERVE_MIN_BUSY,
     THROTTLE_CLOCK,
-    THROTTLE_HYSTERESIS_C,
 )
 from trnmon.sim.state import EXEC_COMPLETED
 from trnmon.sim.structs import (
@@ -74,6 +68,39 @@ ChipsKernel = Callable[[ChipInputs, JobRates, ChipConstants, DeviceArrays], None
 JobsKernel = Callable[[JobInputs, JobCosts, JobProgress], None]
 
 
+def _scalar(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`f` with `minimum` / `maximum` bound to the builtins, for numba (see formulas.py)."""
+    names = {**f.__globals__, "minimum": min, "maximum": max}
+    return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
+
+
+# The shared formulas as numba sees them: module globals the kernels call, bound by
+# `_bind_formulas` before the first compile and inlined as numba IR (inline="always"), so
+# the loops compile to the instructions the hand-written expressions gave (same flags, same
+# bits, no call per element). Globals, not closure variables: numba's cache key pickles a
+# closure's variables, and a fresh dispatcher pickles differently in every process. The
+# kernels instead close over `_FORMULAS_STAMP`, a hash of formulas.py, so editing a formula
+# invalidates their cache (numba only watches the kernel's own file).
+_FORMULAS_STAMP = int(hashlib.sha256(inspect.getsource(formulas).encode()).hexdigest()[:15], 16)
+chip_busy: Any = None
+flops_per_util: Any = None
+hbm_bw_util: Any = None
+activity: Any = None
+steady_temp: Any = None
+temp_step: Any = None
+throttling: Any = None
+counter_step: Any = None
+training_step: Any = None
+training_busy: Any = None
+serving_link_step: Any = None
+serving_hbm_bw: Any = None
+decode_step: Any = None
+
+
+def _bind_formulas(njit: Callable[..., Any], fs: tuple[Callable[..., Any], ...]) -> None:
+    globals().update({f.__name__: njit(inline="always")(_scalar(f)) for f in fs})
+
+
 def _numba_enabled() -> bool:
     return os.environ.get("TRNMON_NUMBA", "1") != "0"
 
@@ -88,6 +115,8 @@ def fused_kernel() -> ChipsKernel | None:
         from numba import njit
     except ImportError:
         return None
+    _bind_formulas(njit, formulas.CHIP_FORMULAS)
+    stamp = _FORMULAS_STAMP
 
     # numba types a NamedTuple argument in Python on every call (~2 us each) but a plain
     # tuple in C: the compiled entry takes plain tuples and rebuilds the named ones inside,
@@ -95,13 +124,15 @@ def fused_kernel() -> ChipsKernel | None:
     @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
     def chips_kernel(inp_t: Any, rates_t: Any, k_t: Any,
                      dev_t: Any) -> None:  # pragma: no cover - compiled
+        if stamp < 0:  # never: makes the formulas' source part of numba's cache key
+            return
         inp, rates = ChipInputs(*inp_t), JobRates(*rates_t)
         k, dev = ChipConstants(*k_t), DeviceArrays(*dev_t)
         dt, j, ambient = inp.dt, inp.chip_job, inp.ambient_c
         table, hbm_table, mix_t, kind = rates.table, rates.hbm_table, rates.mix_t, rates.kind
         health, clock, throttled = dev.health, dev.clock_scale, dev.throttled
         core_util, core_engine, core_flops = dev.core_util, dev.core_engine, dev.core_flops
-        hbm_used, hbm_bw_util, power_w = dev.hbm_used, dev.hbm_bw_util, dev.power_w
+        hbm_used, bw_util, power_w = dev.hbm_used, dev.hbm_bw_util, dev.power_w
         energy_j, temp_c, link_state = dev.energy_j, dev.temp_c, dev.link_state
         cores, hbm_cap, throttle_c = k.cores, k.hbm_cap, k.throttle_c
         link_tx = dev.link_tx_bytes
@@ -115,12 +146,13 @@ def fused_kernel() -> ChipsKernel | None:
             up = h != LOST
             wf = 1.0 if working else 0.0
             clk = clock[c]
-            busy = min(table[s, RATE_BUSY] / clk, 1.0) * wf
+            busy = chip_busy(table[s, RATE_BUSY], clk, wf)
             if hung:
                 busy = 1.0
             dev.chip_busy[c] = busy
             kd = kind[s]
-            per_util = table[s, RATE_FLOPS] * wf / (busy * cores[c]) if busy > 0 else 0.0
+            per_util = (flops_per_util(table[s, RATE_FLOPS], wf, busy, cores[c]) if busy > 0
+                        else 0.0)
             m0, m1, m2, m3 = mix_t[0, kd], mix_t[1, kd], mix_t[2, kd], mix_t[3, kd]
             util_row = core_util[c]
             flops_row = core_flops[c]
@@ -145,28 +177,24 @@ def fused_kernel() -> ChipsKernel | None:
                 total += v
             if total > hbm_cap[c]:
                 hbm_used[c, 0] = max(hbm_used[c, 0] - (total - hbm_cap[c]), 0.0)
-            bw = table[s, RATE_HBM_BW] * wf * clk
-            hbm_bw_util[c] = bw
+            bw = hbm_bw_util(table[s, RATE_HBM_BW], wf, clk)
+            bw_util[c] = bw
             # power and energy
-            activity = HUNG_ACTIVITY if hung else (ACTIVITY_BUSY * busy
-                                                   + ACTIVITY_HBM * hbm_bw_util[c])
-            pw = (k.idle_w[c] + k.span_w[c] * activity * clk * clk) if up else 0.0
+            act = HUNG_ACTIVITY if hung else activity(busy, bw_util[c])
+            # formulas.power, in float64 as ((span x act) x clk) x clk: see rules.py
+            pw = (k.idle_w[c] + k.span_w[c] * act * clk * clk) if up else 0.0
             power_w[c] = pw
             energy_j[c] += power_w[c] * dt
             # thermal
-            t = temp_c[c]
-            t += (ambient[c] + k.r_th[c] * power_w[c] - t) * k.alpha[c]
-            temp_c[c] = t
-            t = temp_c[c]
-            th = (t > throttle_c[c]) or (throttled[c]
-                                        and t > throttle_c[c] - THROTTLE_HYSTERESIS_C)
-            th = th and up
+            temp_c[c] = temp_step(temp_c[c], steady_temp(ambient[c], k.r_th[c], power_w[c]),
+                                  k.alpha[c])
+            th = throttling(temp_c[c], throttled[c], throttle_c[c]) and up
             throttled[c] = th
             clock[c] = THROTTLE_CLOCK if th else 1.0
             if h <= DEGRADED:
                 health[c] = DEGRADED if (th or k.link_bad[c]) else HEALTHY
             # executions
-            dev.exec_status[c, EXEC_COMPLETED] += table[s, RATE_EXEC] * wf * dt
+            dev.exec_status[c, EXEC_COMPLETED] += counter_step(table[s, RATE_EXEC], wf, dt)
             dev.latency_p50_s[c] = table[s, RATE_LATENCY] * wf
             # links: inside the node, or the UltraServer ring
             for p in range(n_ports):
@@ -174,7 +202,7 @@ def fused_kernel() -> ChipsKernel | None:
                 if pk == PORT_NONE or link_state[c, p] == LINK_DOWN:
                     continue
                 rate = table[s, RATE_INTRA] if pk == PORT_INTRA else table[s, RATE_RING]
-                link_tx[c, p] += rate * k.port_share[c, p] * wf * dt
+                link_tx[c, p] += counter_step(rate * k.port_share[c, p], wf, dt)
 
     def run(inp: ChipInputs, rates: JobRates, k: ChipConstants, dev: DeviceArrays) -> None:
         chips_kernel(tuple(inp), tuple(rates), tuple(k), tuple(dev))
@@ -191,9 +219,13 @@ def fused_jobs() -> JobsKernel | None:
         from numba import njit
     except ImportError:
         return None
+    _bind_formulas(njit, formulas.JOB_FORMULAS)
+    stamp = _FORMULAS_STAMP
 
     @njit(cache=True, nogil=True, error_model="numpy")
     def jobs_kernel(inp_t: Any, c_t: Any, out_t: Any) -> None:  # pragma: no cover - compiled
+        if stamp < 0:  # never: makes the formulas' source part of numba's cache key
+            return
         inp, c, out = JobInputs(*inp_t), JobCosts(*c_t), JobProgress(*out_t)
         dt, load, jitter, idle = inp.dt, inp.load, inp.jitter, inp.idle_slot
         job_state, timer, kind = out.state, out.timer, c.kind
@@ -215,27 +247,16 @@ def fused_jobs() -> JobsKernel | None:
             training = kind[i] == K_PRETRAIN or kind[i] == K_FINETUNE
             clk = clock[i]
             # training step
-            comp = c.compute_s[i] / clk
-            step = (comp + c.comm_s[i] / link_factor[i]) * (1.0 + bubble[i]) * jitter[i]
-            comp_frac = comp / step if step > 0 else 0.0
-            t_busy = min(1.0, comp_frac * (1.0 + bubble[i]) ** -1
-                         + COMM_BUSY * (1 - comp_frac))
-            # serving step (workloads.serving_step)
+            step = training_step(c.compute_s[i], c.comm_s[i], clk, link_factor[i], bubble[i],
+                                 jitter[i])
+            comp_frac = c.compute_s[i] / clk / step if step > 0 else 0.0
+            t_busy = training_busy(comp_frac, bubble[i])
+            # serving step
             rps = c.sv_peak_rps[i] * (load if kind[i] == K_INFERENCE else 1.0)
-            mem_bw = max(c.sv_bw[i] * clk * HBM_EFFICIENCY, 1.0)
-            demand = rps * sv_out[i]
-            denom = max(mem_bw - demand * sv_kv[i], 1e-9)
-            conc = min(demand * c.sv_w[i] / denom, c.sv_cap[i])
-            t_mem = (c.sv_w[i] + conc * sv_kv[i]) / mem_bw
-            t_comp = conc * c.sv_flops_tok_chip[i] / max(peak_flops[i] * clk
-                                                         * COMPUTE_EFFICIENCY, 1.0)
-            t_step = max(t_mem, t_comp)
-            served = min(rps, conc / max(t_step * sv_out[i], 1e-12))
-            intensity = t_comp / t_step if t_step > 0 else 0.0
-            s_busy = min((1.0 - np.exp(-conc))
-                         * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
-                         + served * c.sv_prefill[i], 1.0)
-            t_step = t_step * jitter[i] / link_factor[i] ** SERVE_LINK_EXPONENT
+            conc, t_step, s_busy, served = decode_step(
+                rps, c.sv_w[i], sv_kv[i], c.sv_cap[i], c.sv_bw[i] * clk, sv_out[i],
+                c.sv_prefill[i], c.sv_flops_tok_chip[i], peak_flops[i] * clk)
+            t_step = serving_link_step(t_step, jitter[i], link_factor[i])
 
             is_train = training and live
             is_serve = (not training) and live
@@ -257,8 +278,7 @@ def fused_jobs() -> JobsKernel | None:
             flops_out[i] = fl / max(c.chips[i], 1.0) if prog else 0.0
             out.mfu[i] = flops_out[i] / peak_flops[i] if peak_flops[i] > 0 else 0.0
             out.tokens_total[i] += out.tokens_per_s[i] * dt
-            bw = c.hbm_bw_train[i] if is_train else min(SERVE_HBM_BW_MAX,
-                                                        s_busy * SERVE_HBM_BW_PER_BUSY * clk)
+            bw = c.hbm_bw_train[i] if is_train else serving_hbm_bw(s_busy, clk)
             out.hbm_bw[i] = bw if prog else (LOADING_HBM_BW if loading else 0.0)
             if ckpt and live:
                 out.hbm_bw[i] = CHECKPOINT_HBM_BW

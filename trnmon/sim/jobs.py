@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from trnmon.sim import formulas
 from trnmon.sim.fused import fused_jobs
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
-    COMM_BUSY,
     EFA_BYTES_PER_REQUEST,
     ENGINE_MIX,
     HANG_WATCHDOG_S,
@@ -24,15 +24,12 @@ from trnmon.sim.rules import (
     LOAD_S,
     LOADING_HBM_BW,
     PHASE_BUSY,
-    SERVE_HBM_BW_MAX,
-    SERVE_HBM_BW_PER_BUSY,
-    SERVE_LINK_EXPONENT,
     SERVE_MIN_BUSY,
     JobKind,
     JobState,
 )
 from trnmon.sim.structs import JobCosts, JobInputs, JobProgress, gather
-from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost, serving_step
+from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost
 
 __all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
@@ -250,19 +247,18 @@ class JobTable:
 
         # Training: step time from compute at the slowest chip's clock plus exposed
         # communication at the worst link, times the pipeline bubble.
-        step = ((self.compute_s / self.clock + self.comm_s / self.link_factor)
-                * (1.0 + self.bubble) * jitter)
+        step = formulas.training_step(self.compute_s, self.comm_s, self.clock,
+                                      self.link_factor, self.bubble, jitter)
         comp_frac = np.divide(self.compute_s / self.clock, step, out=np.zeros_like(step),
                               where=step > 0)
-        t_busy = np.minimum(1.0, comp_frac * (1.0 + self.bubble) ** -1
-                            + COMM_BUSY * (1 - comp_frac))
+        t_busy: F64 = formulas.training_busy(comp_frac, self.bubble)
 
         # Serving: request rate follows the day; batch inference runs flat out.
         rps = self.sv_peak_rps * np.where(self.kind == JobKind.INFERENCE, load, 1.0)
-        conc, t_step, s_busy, served = serving_step(
+        conc, t_step, s_busy, served = formulas.decode_step(
             rps, self.sv_w, self.sv_kv, self.sv_cap, self.sv_bw * self.clock, self.sv_out,
             self.sv_prefill, self.sv_flops_tok_chip, self.peak_flops * self.clock)
-        t_step = t_step * jitter / self.link_factor ** SERVE_LINK_EXPONENT
+        t_step = formulas.serving_link_step(t_step, jitter, self.link_factor)
 
         is_train = training & live
         is_serve = ~training & live
@@ -286,8 +282,7 @@ class JobTable:
         self.mfu[:] = np.divide(self.flops, self.peak_flops, out=np.zeros_like(step),
                                 where=self.peak_flops > 0)
         self.tokens_total += self.tokens_per_s * dt
-        hbm_bw = np.where(is_train, self.hbm_bw_train,
-                          np.minimum(SERVE_HBM_BW_MAX, s_busy * SERVE_HBM_BW_PER_BUSY * self.clock))
+        hbm_bw = np.where(is_train, self.hbm_bw_train, formulas.serving_hbm_bw(s_busy, self.clock))
         self.hbm_bw[:] = np.where(self.progressing, hbm_bw, np.where(loading, LOADING_HBM_BW, 0.0))
         self.hbm_bw[ckpt & live] = CHECKPOINT_HBM_BW
         self.kv_bytes[:] = np.where(is_serve, conc * self.sv_kv, 0.0)

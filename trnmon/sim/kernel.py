@@ -4,7 +4,8 @@ One pass of array expressions, in phases: gather job rates to chips, cores and e
 HBM, power and energy, the RC thermal model and throttling, counters, host. No Python loop
 over devices; large (chips x cores x engines) products write into preallocated buffers.
 `trnmon/sim/reference.py` does the same per device in plain Python, and the tests check
-the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`.
+the two agree. Every coefficient and code comes from `trnmon/sim/rules.py`, and the
+formulas are `trnmon/sim/formulas.py`'s, called here on arrays.
 """
 
 from __future__ import annotations
@@ -15,27 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.hw.catalog import CHIPS, INSTANCE_TYPES
+from trnmon.sim import formulas
 from trnmon.sim.fused import fused_kernel
 from trnmon.sim.jobs import JobTable
 from trnmon.sim.rules import (
-    ACTIVITY_BUSY,
-    ACTIVITY_HBM,
     ENGINE_MIX_T,
-    HOST_BASE_MEM,
     HOST_MEM_SERVING,
     HOST_MEM_TRAINING,
-    HOST_SYSTEM_BASE,
-    HOST_SYSTEM_PER_RUNTIME,
-    HOST_USER_BASE,
-    HOST_USER_PER_RUNTIME,
     HUNG_ACTIVITY,
     INTRA_PORTS,
-    RUNTIME_SYSTEM_SHARE,
-    RUNTIME_USER_SHARE,
     RUNTIME_VCPU_SERVING,
     RUNTIME_VCPU_TRAINING,
     THROTTLE_CLOCK,
-    THROTTLE_HYSTERESIS_C,
     Health,
     JobKind,
     LinkState,
@@ -128,7 +120,7 @@ class DeviceKernel:
                           jobs.hbm_static.sum(axis=1)]).astype(np.float32)
         hbm_table = self._hbm32(jobs)
         if inp.dt != self._alpha_dt:
-            self._alpha[:] = 1.0 - np.exp(-inp.dt / self.tau)
+            self._alpha[:] = formulas.thermal_alpha(inp.dt, self.tau)
             self._alpha_dt = inp.dt
         fused = fused_kernel() if self.backend == "numba" else None
         if fused is not None:
@@ -167,9 +159,7 @@ class DeviceKernel:
         wf = working.astype(np.float32)
 
         # --- utilization: the job's busy share, slowed chips busy longer ----------------
-        busy = job_busy / clock
-        np.minimum(busy, 1.0, out=busy)
-        busy *= wf
+        busy = formulas.chip_busy(job_busy, clock, wf)
         busy[hung] = 1.0  # a hung chip spins: busy with no progress
         dev.chip_busy[s] = busy
         core_util = dev.core_util[s]
@@ -179,9 +169,10 @@ class DeviceKernel:
         engine = dev.core_engine[s]
         for e in range(mix.shape[0]):
             np.multiply(core_util, mix[e][:, None], out=engine[:, :, e])
-        flops_per_util = np.divide(job_flops * wf, busy * self.cores[s],
-                                   out=np.zeros(busy.shape, dtype=np.float32), where=busy > 0)
-        np.multiply(core_util, flops_per_util[:, None], out=dev.core_flops[s])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_util = formulas.flops_per_util(job_flops, wf, busy, self.cores[s])
+        np.multiply(core_util, np.where(busy > 0, per_util, np.float32(0.0))[:, None],
+                    out=dev.core_flops[s])
 
         # --- HBM: the job's footprint plus the live KV cache; nothing on a dead runtime ----
         resident = working | hung
@@ -196,23 +187,21 @@ class DeviceKernel:
             excess = hbm[over].sum(axis=1) - cap[over]
             hbm[over, 0] = np.maximum(hbm[over, 0] - excess, 0.0)
         bw_util = dev.hbm_bw_util[s]
-        np.multiply(job_bw * wf, clock, out=bw_util)
+        bw_util[:] = formulas.hbm_bw_util(job_bw, wf, clock)
 
         # --- power and energy: idle + dynamic share; DVFS cuts dynamic power when throttled
-        activity = ACTIVITY_BUSY * busy + ACTIVITY_HBM * bw_util
+        activity = formulas.activity(busy, bw_util)
         activity[hung] = HUNG_ACTIVITY
         power = dev.power_w[s]
-        power[:] = (self.idle_w[s] + self.span_w[s] * activity * clock ** 2) * up
+        power[:] = formulas.power(self.idle_w[s], self.span_w[s], activity, clock) * up
         dev.energy_j[s] += power * np.float64(dt)  # float64: the counter must not drift
 
         # --- RC thermal model, exact for a constant input over the tick ------------------
         temp = dev.temp_c[s]
-        steady = inp.ambient_c[s] + self.r_th[s] * power
-        temp += (steady - temp) * self._alpha[s]
-        throttle_c = self.throttle_c[s]
+        steady = formulas.steady_temp(inp.ambient_c[s], self.r_th[s], power)
+        temp[:] = formulas.temp_step(temp, steady, self._alpha[s])
         throttled = dev.throttled[s]
-        throttled[:] = (temp > throttle_c) | (
-            throttled & (temp > throttle_c - THROTTLE_HYSTERESIS_C))
+        throttled[:] = formulas.throttling(temp, throttled, self.throttle_c[s])
         throttled &= up
         clock[:] = np.where(throttled, THROTTLE_CLOCK, 1.0)
 
@@ -222,7 +211,7 @@ class DeviceKernel:
                                 Health.HEALTHY)
 
         # --- execution counters and latency ---------------------------------------------
-        dev.exec_status[s, EXEC_COMPLETED] += job_exec * wf * np.float64(dt)
+        dev.exec_status[s, EXEC_COMPLETED] += formulas.counter_step(job_exec, wf, np.float64(dt))
         np.multiply(job_lat, wf, out=dev.latency_p50_s[s])
 
         # --- NeuronLink bytes: the first INTRA_PORTS inside the node, the rest the ring --
@@ -245,12 +234,12 @@ class DeviceKernel:
         training = (jobs.kind[nj] == JobKind.PRETRAIN) | (jobs.kind[nj] == JobKind.FINETUNE)
         has_job = inp.node_job >= 0
         share = np.where(training, RUNTIME_VCPU_TRAINING, RUNTIME_VCPU_SERVING) * jbusy * has_job
-        dev.runtime_vcpu_user[:] = share * RUNTIME_USER_SHARE * node_up
-        dev.runtime_vcpu_system[:] = share * RUNTIME_SYSTEM_SHARE * node_up
-        dev.host_vcpu_user[:] = (HOST_USER_BASE + share * HOST_USER_PER_RUNTIME) * node_up
-        dev.host_vcpu_system[:] = (HOST_SYSTEM_BASE + share * HOST_SYSTEM_PER_RUNTIME) * node_up
+        dev.runtime_vcpu_user[:] = formulas.runtime_vcpu_user(share) * node_up
+        dev.runtime_vcpu_system[:] = formulas.runtime_vcpu_system(share) * node_up
+        dev.host_vcpu_user[:] = formulas.host_vcpu_user(share) * node_up
+        dev.host_vcpu_system[:] = formulas.host_vcpu_system(share) * node_up
         job_mem = np.where(training, HOST_MEM_TRAINING, HOST_MEM_SERVING) * self.node_mem * has_job
-        dev.host_mem_used[:] = (HOST_BASE_MEM + job_mem) * node_up
+        dev.host_mem_used[:] = formulas.host_mem_used(job_mem) * node_up
 
     def _hbm32(self, jobs: JobTable) -> F32:
         """The per-job HBM table in float32 with the live KV cache in `tensors`."""

@@ -10,22 +10,18 @@ array agrees; `trnmon bench core` times it against the fast paths.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import CHIPS, INSTANCE_TYPES, ChipKind
-from trnmon.sim import rules
+from trnmon.sim import formulas, rules
 from trnmon.sim.engine import Engine
 from trnmon.sim.jobs import JobTable
 from trnmon.sim.kernel import TickInputs
 from trnmon.sim.rules import (
     ENGINE_MIX,
-    HOST_BASE_MEM,
     THROTTLE_CLOCK,
-    THROTTLE_HYSTERESIS_C,
     Health,
     JobKind,
     JobState,
@@ -53,16 +49,16 @@ class ReferenceModel:
             up = h != Health.LOST
             clock = float(dev.clock_scale[c])
 
-            busy = min(1.0, float(jobs.busy[j]) * float(jobs.clock[j]) / clock)
-            busy = busy if working else 0.0
+            busy = float(formulas.chip_busy(float(jobs.busy[j]) * float(jobs.clock[j]), clock,
+                                            1.0 if working else 0.0))
             if hung:
                 busy = 1.0
             dev.chip_busy[c] = busy
             kind = int(jobs.kind[j])
             idle = j == jobs.idle_slot
             cores = spec.physical_cores
-            flops_chip = float(jobs.flops[j]) if working else 0.0
-            per_util = flops_chip / (busy * cores) if busy > 0 else 0.0
+            per_util = formulas.flops_per_util(float(jobs.flops[j]), 1.0 if working else 0.0,
+                                               busy, cores) if busy > 0 else 0.0
             for k in range(dev.core_util.shape[1]):
                 w = self.core_weight[c][k] if k < cores else 0.0
                 u = min(1.0, busy * w)
@@ -81,27 +77,24 @@ class ReferenceModel:
                 used[0] = max(0.0, used[0] - over)
             for i, x in enumerate(used):
                 dev.hbm_used[c, i] = x
-            bw = float(jobs.hbm_bw[j]) * clock if working else 0.0
-            dev.hbm_bw_util[c] = bw
+            dev.hbm_bw_util[c] = formulas.hbm_bw_util(float(jobs.hbm_bw[j]),
+                                                      1.0 if working else 0.0, clock)
 
             # power, energy
             bw_util = float(dev.hbm_bw_util[c])
-            activity = rules.HUNG_ACTIVITY if hung else (rules.ACTIVITY_BUSY * busy
-                                                         + rules.ACTIVITY_HBM * bw_util)
+            activity = rules.HUNG_ACTIVITY if hung else formulas.activity(busy, bw_util)
             span = spec.max_watts - spec.idle_watts
-            power = (spec.idle_watts + span * activity * clock * clock) if up else 0.0
+            power = formulas.power(spec.idle_watts, span, activity, clock) if up else 0.0
             dev.power_w[c] = power
             dev.energy_j[c] += float(dev.power_w[c]) * dt
 
             # thermal
-            alpha = 1.0 - math.exp(-dt / spec.thermal_time_constant_s)
-            steady = float(inp.ambient_c[c]) + spec.thermal_resistance_c_per_w * float(
-                dev.power_w[c])
-            dev.temp_c[c] += (steady - float(dev.temp_c[c])) * alpha
-            t = float(dev.temp_c[c])
-            was = bool(dev.throttled[c])
-            now_throttled = t > spec.throttle_celsius or (
-                was and t > spec.throttle_celsius - THROTTLE_HYSTERESIS_C)
+            alpha = formulas.thermal_alpha(dt, spec.thermal_time_constant_s)
+            steady = formulas.steady_temp(float(inp.ambient_c[c]),
+                                          spec.thermal_resistance_c_per_w, float(dev.power_w[c]))
+            dev.temp_c[c] = formulas.temp_step(float(dev.temp_c[c]), steady, alpha)
+            now_throttled = bool(formulas.throttling(float(dev.temp_c[c]), bool(dev.throttled[c]),
+                                                     spec.throttle_celsius))
             dev.throttled[c] = now_throttled and up
             dev.clock_scale[c] = THROTTLE_CLOCK if dev.throttled[c] else 1.0
 
@@ -112,8 +105,8 @@ class ReferenceModel:
                     Health.HEALTHY)
 
             # executions
-            if working:
-                dev.exec_status[c, EXEC_COMPLETED] += float(jobs.exec_rate[j]) * dt
+            dev.exec_status[c, EXEC_COMPLETED] += formulas.counter_step(
+                float(jobs.exec_rate[j]), 1.0 if working else 0.0, dt)
             dev.latency_p50_s[c] = float(jobs.latency[j]) if working else 0.0
 
             # links: a downed port's bytes move to the chip's other ports of its kind
@@ -132,7 +125,7 @@ class ReferenceModel:
                 n_up = sum(1 for q in same if ups[q])
                 if rate and n_up:
                     rate *= len(same) / n_up
-                dev.link_tx_bytes[c, p] += rate * dt
+                dev.link_tx_bytes[c, p] += formulas.counter_step(rate, 1.0, dt)
 
         for n in range(topo.n_nodes):
             itype = INSTANCE_TYPES[int(topo.node_type[n])]
@@ -146,15 +139,13 @@ class ReferenceModel:
             training = int(jobs.kind[slot]) in (JobKind.PRETRAIN, JobKind.FINETUNE)
             share = ((rules.RUNTIME_VCPU_TRAINING if training else rules.RUNTIME_VCPU_SERVING)
                      * float(jobs.busy[slot]) if has else 0.0)
-            dev.runtime_vcpu_user[n] = share * rules.RUNTIME_USER_SHARE if up else 0.0
-            dev.runtime_vcpu_system[n] = share * rules.RUNTIME_SYSTEM_SHARE if up else 0.0
-            user = rules.HOST_USER_BASE + share * rules.HOST_USER_PER_RUNTIME
-            system = rules.HOST_SYSTEM_BASE + share * rules.HOST_SYSTEM_PER_RUNTIME
-            dev.host_vcpu_user[n] = user if up else 0.0
-            dev.host_vcpu_system[n] = system if up else 0.0
+            dev.runtime_vcpu_user[n] = formulas.runtime_vcpu_user(share) if up else 0.0
+            dev.runtime_vcpu_system[n] = formulas.runtime_vcpu_system(share) if up else 0.0
+            dev.host_vcpu_user[n] = formulas.host_vcpu_user(share) if up else 0.0
+            dev.host_vcpu_system[n] = formulas.host_vcpu_system(share) if up else 0.0
             job_mem = ((rules.HOST_MEM_TRAINING if training else rules.HOST_MEM_SERVING)
                        * itype.host_memory_bytes if has else 0.0)
-            dev.host_mem_used[n] = (HOST_BASE_MEM + job_mem) if up else 0.0
+            dev.host_mem_used[n] = formulas.host_mem_used(job_mem) if up else 0.0
 
 
 def reference_jobs_advance(jobs: JobTable, dt: float, load: float,
@@ -182,27 +173,19 @@ def _job_slot(jb: JobTable, i: int, dt: float, load: float, jitter: float) -> No
     bubble = float(jb.bubble[i])
 
     # Training: compute at the slowest chip's clock plus communication at the worst link.
-    compute = float(jb.compute_s[i]) / clock
-    step = (compute + float(jb.comm_s[i]) / link) * (1.0 + bubble) * jitter
-    comp_frac = compute / step if step > 0 else 0.0
-    t_busy = min(1.0, comp_frac / (1.0 + bubble) + rules.COMM_BUSY * (1 - comp_frac))
+    step = formulas.training_step(float(jb.compute_s[i]), float(jb.comm_s[i]), clock, link,
+                                  bubble, jitter)
+    comp_frac = float(jb.compute_s[i]) / clock / step if step > 0 else 0.0
+    t_busy = float(formulas.training_busy(comp_frac, bubble))
 
-    # Serving: Little's law under the HBM roofline (workloads.serving_step).
+    # Serving: Little's law under the HBM roofline (formulas.decode_step).
     rps = float(jb.sv_peak_rps[i]) * (load if kind == JobKind.INFERENCE else 1.0)
-    w, kv, out = float(jb.sv_w[i]), float(jb.sv_kv[i]), float(jb.sv_out[i])
-    mem_bw = max(float(jb.sv_bw[i]) * clock * rules.HBM_EFFICIENCY, 1.0)
-    demand = rps * out
-    conc = min(demand * w / max(mem_bw - demand * kv, 1e-9), float(jb.sv_cap[i]))
-    t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * float(jb.sv_flops_tok_chip[i]) / max(
-        float(jb.peak_flops[i]) * clock * rules.COMPUTE_EFFICIENCY, 1.0)
-    t_step = max(t_mem, t_comp)
-    served = min(rps, conc / max(t_step * out, 1e-12))
-    intensity = t_comp / t_step if t_step > 0 else 0.0
-    s_busy = min((1.0 - math.exp(-conc)) * (rules.DECODE_BUSY_BASE
-                                            + rules.DECODE_BUSY_INTENSITY * intensity)
-                 + served * float(jb.sv_prefill[i]), 1.0)
-    t_step = t_step * jitter / link ** rules.SERVE_LINK_EXPONENT
+    kv, out = float(jb.sv_kv[i]), float(jb.sv_out[i])
+    conc, t_step, s_busy, served = (float(x) for x in formulas.decode_step(
+        rps, float(jb.sv_w[i]), kv, float(jb.sv_cap[i]), float(jb.sv_bw[i]) * clock, out,
+        float(jb.sv_prefill[i]), float(jb.sv_flops_tok_chip[i]),
+        float(jb.peak_flops[i]) * clock))
+    t_step = formulas.serving_link_step(t_step, jitter, link)
 
     is_train, is_serve = training and live, (not training) and live
     step_s = step if is_train else (t_step if is_serve else 0.0)
@@ -230,7 +213,7 @@ def _job_slot(jb: JobTable, i: int, dt: float, load: float, jitter: float) -> No
     jb.tokens_total[i] += float(jb.tokens_per_s[i]) * dt
     if prog:
         jb.hbm_bw[i] = (float(jb.hbm_bw_train[i]) if is_train else
-                        min(rules.SERVE_HBM_BW_MAX, s_busy * rules.SERVE_HBM_BW_PER_BUSY * clock))
+                        formulas.serving_hbm_bw(s_busy, clock))
     else:
         jb.hbm_bw[i] = rules.LOADING_HBM_BW if loading else 0.0
     if ckpt and live:

@@ -2,8 +2,29 @@
 
 The numpy kernels (`trnmon/sim/kernel.py`, `JobTable.advance` in `trnmon/sim/jobs.py`),
 the numba kernels (`trnmon/sim/fused.py`) and the executable specification
-(`trnmon/sim/reference.py`) all read their numbers from here, so a rule changes in one
-place and the reference tests check that the three paths still agree.
+(`trnmon/sim/reference.py`) all read their numbers from here, and their formulas from
+`trnmon/sim/formulas.py`, the rulebook's other half (it imports these coefficients, so it
+is a sibling, not imported here): pure functions that numpy calls on arrays, numba
+compiles with `njit` and the reference calls on floats. So a rule changes in one place
+and the reference tests check that the three paths still agree.
+
+Still written per path, because sharing them would change result bits or speed (the golden
+digests pin each path's bits; the masks and selects around the formulas are per path by
+design: `np.where` / boolean indexing in numpy, `if` in the loops):
+- power, idle + span x activity x clock² (`formulas.power`, which numpy and the reference
+  call): numpy computes it in float32 with `clock ** 2`; the numba loop in float64 as
+  `((span x act) x clk) x clk`. Calling `formulas.power` from numba (clk**2 first) changed
+  power_w bits of throttled chips on a 131,072-chip fleet with half the clocks at 0.7,
+  although the golden digest did not notice; so numba keeps its own line.
+- the HBM capacity clip (tensors give way): numpy sums a chip's five categories in float32
+  over masked rows, numba accumulates them in float64 in the loop.
+- the per-port NeuronLink bytes: numpy scales by `wf * float32(dt)` first and multiplies by
+  an up-mask, numba multiplies rate x wf x dt in float64 (`formulas.counter_step`, which
+  the reference shares); core utilization and engine shares are single products, written
+  with numba's explicit float32 casts in the core loop.
+- the job tick's phase logic (which of the training or serving results a slot takes, the
+  state timers, progress and checkpoints) is selection, not arithmetic: `np.where` chains
+  in `JobTable.advance`, `if`s in `fused.fused_jobs` and `reference._job_slot`.
 
 Coefficients are plain Python floats on purpose: numpy treats them as "weak" scalars (a
 float32 array times 0.65 stays float32) and numba freezes them as compile-time
@@ -145,7 +166,7 @@ SERVE_HBM_BW_MAX = 0.95
 SERVE_HBM_BW_PER_BUSY = 0.7
 EFA_BYTES_PER_REQUEST = 64e3  # serving traffic per request over EFA
 SERVE_LINK_EXPONENT = 0.1  # a degraded link slows decode steps by factor**0.1
-# Serving (decode) roofline, `workloads.serving_step`.
+# Serving (decode) roofline, `formulas.decode_step`.
 HBM_EFFICIENCY = 0.7  # achievable share of HBM bandwidth
 COMPUTE_EFFICIENCY = 0.6  # achievable share of peak FLOP/s in decode
 DECODE_BUSY_BASE = 0.55  # busy share with sequences in flight, memory-bound ...

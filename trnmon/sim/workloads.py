@@ -13,17 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from trnmon.hw.catalog import ChipSpec
 from trnmon.hw.models import MODEL_ALIASES, MODEL_ARCH_BY_NAME, model_arch
 from trnmon.sim import jobcost
 from trnmon.sim.rules import (
-    COMPUTE_EFFICIENCY,
-    DECODE_BUSY_BASE,
-    DECODE_BUSY_INTENSITY,
     HBM_EFFICIENCY,
     JobKind,
 )
@@ -158,7 +153,7 @@ class ServingModel:
     """Per-job constants of an inference deployment (per chip where it says so).
 
     NxD Inference decodes the whole compiled batch every step, so the step does not depend
-    on how many slots hold requests: `serving_step` sees it as `weight_bytes` (the step's
+    on how many slots hold requests: `formulas.decode_step` sees it as `weight_bytes` (the step's
     seconds expressed as bytes at the roofline's bandwidth) with no per-sequence KV term,
     and the KV cache, allocated at load, is a constant part of `hbm`.
     """
@@ -210,32 +205,3 @@ def serving_model(spec: JobSpec, chip: ChipSpec, chips: int, *, lnc: int = 2) ->
             chip, spec.instance_family),
         ring_port_bytes_per_step=est.decode_ring_bytes_per_s * est.itl_s / 2.0,
     )
-
-
-F64 = npt.NDArray[np.float64]
-
-
-def serving_step(rps: F64, w: F64, kv: F64, cap: F64, bw: F64, out_tok: F64, prefill: F64,
-                 flops_tok: F64, peak: F64) -> tuple[F64, F64, F64, F64]:
-    """Decode under Little's law and the roofline, vectorized over jobs (per chip).
-
-    Concurrency C = rps * out_tokens * t_step with the memory-bound step
-    t_step = (W + C*kv) / (BW*eta) gives C = rps*o*W / (BW*eta - rps*o*kv), capped by the KV
-    capacity (eta = rules.HBM_EFFICIENCY); the step is then the slower of memory and
-    compute (C tokens x 2P/chips FLOPs).
-    Returns (concurrency, decode step seconds, busy fraction, served requests/s).
-    """
-    mem_bw = np.maximum(bw * HBM_EFFICIENCY, 1.0)
-    demand = rps * out_tok
-    denom = np.maximum(mem_bw - demand * kv, 1e-9)
-    conc = np.minimum(demand * w / denom, cap)
-    t_mem = (w + conc * kv) / mem_bw
-    t_comp = conc * flops_tok / np.maximum(peak * COMPUTE_EFFICIENCY, 1.0)
-    t_step = np.maximum(t_mem, t_comp)
-    served = np.minimum(rps, conc / np.maximum(t_step * out_tok, 1e-12))
-    # Time with at least one sequence in flight (Poisson), engines partly stalled on DMA
-    # while decode is memory-bound; plus compute-bound prefill.
-    intensity = np.divide(t_comp, t_step, out=np.zeros_like(t_step), where=t_step > 0)
-    busy = ((1.0 - np.exp(-conc)) * (DECODE_BUSY_BASE + DECODE_BUSY_INTENSITY * intensity)
-            + served * prefill)
-    return conc, t_step, np.minimum(busy, 1.0), served
