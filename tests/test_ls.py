@@ -139,7 +139,7 @@ def test_ls_trn1_and_inf2_report_lnc_1(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_ls_wide_and_all_procs_show_process_columns(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ls", "--preset", "tiny", "--node", "3", "-w"]) == 0
+    assert main(["ls", "--preset", "tiny", "--node", "0", "-w"]) == 0
     wide = capsys.readouterr().out.splitlines()
     heads = [c.strip() for c in wide[4].split("|")[1:-1]]
     assert heads == ["NEURON", "NEURON", "NEURON", "CONNECTED", "PCI", "PID", "COMMAND",
@@ -148,7 +148,7 @@ def test_ls_wide_and_all_procs_show_process_columns(capsys: pytest.CaptureFixtur
     assert row0[0] == "0" and row0[4] == "cc:00.0" and row0[5].isdigit()
     assert row0[6].startswith("torchrun ") and row0[7].startswith("2.")
     assert sum(1 for ln in wide if ln.startswith("+")) == 3  # devices are not ruled off
-    assert main(["ls", "--preset", "tiny", "--node", "3", "--show-all-procs"]) == 0
+    assert main(["ls", "--preset", "tiny", "--node", "0", "--show-all-procs"]) == 0
     procs = capsys.readouterr().out.splitlines()
     me = [ln for ln in procs
           if ln.startswith("|") and ln.split("|")[6].strip() == str(os.getpid())]

@@ -29,12 +29,12 @@ def test_trn2u_series_count_is_exact(tiny_snap: FleetSnapshot) -> None:
     # Per logical core (64): utilization, flops, 5 memory kinds, 4 engines = 11 x 64 = 704.
     # Per device (16): 4 ECC + 8 device gauges/counters + 5 health states = 17 x 16 = 272.
     # Per link (16 x (4 torus + 2 UltraServer ring) = 96): tx, rx, errors + 3 states = 576.
-    # Per node: 2+2+6+6+7 runtime + 1+2+4 system + 2 info + 2 EFA = 34; a job it leads: 5
-    # (info, step time, MFU, tokens, restarts).
-    want = 704 + 272 + 576 + 34 + 5
-    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1591
+    # Per node: 2+2+6+6+7 runtime + 1+2+4 system + 2 info + 2 EFA = 34; a job it leads:
+    # 1 info + step, MFU, tokens, restarts, 6 goodput states, effective training time = 12.
+    want = 704 + 272 + 576 + 34 + 12
+    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1598
     text = NodeRenderer().render(tiny_snap, TRN2U)
-    assert len(samples(text)) == 1591
+    assert len(samples(text)) == 1598
     assert text.count("# TYPE ") == len(CATALOG)
 
 
@@ -44,7 +44,7 @@ def test_other_node_types(tiny_snap: FleetSnapshot, node: int, cores: int,
                           links: int) -> None:
     topo = tiny_snap.topology
     chips = len(topo.node_chips(node))
-    want = cores * 11 + chips * 17 + links * 6 + 34 + 5
+    want = cores * 11 + chips * 17 + links * 6 + 34 + 12
     assert expected_series(topo, node, jobs=1, leads=1) == want
     assert len(samples(NodeRenderer().render(tiny_snap, node))) == want
 

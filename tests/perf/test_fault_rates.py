@@ -26,7 +26,7 @@ def _draws(days: int, multiplier: float) -> tuple[Counter[str], int]:
 
     faults.raise_fault = record  # type: ignore[method-assign]
     faults.sched.jobs_on_chips = lambda chips: [0]  # type: ignore[method-assign]
-    faults._crash_jobs = lambda chips, reason: None  # type: ignore[method-assign]
+    faults._crash_jobs = lambda chips, reason, fault: None  # type: ignore[method-assign]
     orig = faults._random
 
     def counting(cause: str, *args: object, **kw: object) -> None:

@@ -120,6 +120,10 @@ class JobModel(Model):
     submitted_at: float
     ttft_seconds: float = 0.0  # serving jobs: time to first token
     itl_seconds: float = 0.0  # serving jobs: inter-token latency (the decode step)
+    goodput_seconds: dict[str, float] = {}
+    """Seconds by goodput state: productive, checkpoint, loading, lost, requeue, queue."""
+    effective_training_time: float = 1.0
+    """productive / allocated (productive + checkpoint + loading + lost)."""
 
 
 class QueuedJobModel(Model):

@@ -32,7 +32,7 @@ from trnmon.api.models import (
     TopologyNode,
 )
 from trnmon.hw.catalog import CHIPS, ENGINES, ChipKind
-from trnmon.sim.rules import runtime_host_bytes
+from trnmon.sim.rules import GOODPUT_STATES, runtime_host_bytes
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -62,7 +62,9 @@ def job_model(j: JobView) -> JobModel:
         step_seconds=j.step_s, tokens_per_second=j.tokens_per_s, tokens_total=j.tokens_total,
         mfu=j.mfu, steps=j.steps, progress=j.progress, restarts=j.restarts,
         started_at=j.started_at, submitted_at=j.submitted_at, ttft_seconds=j.ttft_s,
-        itl_seconds=j.itl_s)
+        itl_seconds=j.itl_s,
+        goodput_seconds={k: getattr(j, f"{k}_s") for k in GOODPUT_STATES},
+        effective_training_time=j.effective_training_time)
 
 
 def heatmap(snap: FleetSnapshot) -> Heatmap:

@@ -11,7 +11,7 @@ from typing import Any
 
 from trnmon.cli.args import SubParsers
 
-SUITES = ("core", "exporter", "daemon", "tui")
+SUITES = ("core", "exporter", "daemon", "tui", "soak")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -32,8 +32,10 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--chips", type=int, action="append", metavar="N",
                    help="fleet sizes in chips (repeatable; suite defaults otherwise)")
-    p.add_argument("--repeat", type=int, default=0, help="timed repetitions (0 = suite default)")
-    p.add_argument("--preset", help="daemon: fleet to scrape (default ultracluster-40k)")
+    p.add_argument("--repeat", type=int, default=0,
+                   help="timed repetitions (0 = suite default); soak: simulated days")
+    p.add_argument("--preset",
+                   help="daemon: fleet to scrape (default ultracluster-40k); soak: one preset")
     p.add_argument("--interval", type=float, metavar="S",
                    help="daemon: seconds between scrapes of each target (default 15)")
     p.add_argument("--rounds", type=int, help="daemon: measured intervals (default 2)")

@@ -17,6 +17,7 @@ from trnmon.cli import (
     ls,
     metrics,
     monitor,
+    soak,
 )
 from trnmon.cli.args import Parser
 from trnmon.errors import run_main
@@ -25,7 +26,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 # Order is the order `trnmon --help` lists them in.
 COMMANDS = (ls, config, daemon, control, metrics, monitor, exporter, dashboards, estimate,
-            calibrate, bench)
+            calibrate, soak, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,10 +55,27 @@ class WorkloadConfig(Section):
 
     initial_fill: float = Field(0.7, ge=0, le=1)
     """Fraction of Trainium capacity that jobs occupy at t=0."""
-    arrivals_per_hour: float = Field(6.0, ge=0, le=1e6)
-    """Mean job arrivals per hour of simulated time, per 1,000 chips."""
+    target_allocation: float = Field(0.9, gt=0, le=1)
+    """Share of each instance family's healthy nodes that arrivals keep allocated. Default:
+    the 85-95% allocation busy production ML clusters run at (Llama 3 paper, Meta RSC
+    reliability study, Kokolis et al. 2024)."""
+    arrivals_per_hour: float | None = Field(None, ge=0, le=1e6)
+    """A fixed arrival rate per hour per 1,000 chips instead of target allocation (a what-if
+    or test knob; 0 = no arrivals). None (default): arrivals hold `target_allocation`."""
     mean_job_hours: float = Field(6.0, ge=0.01, le=10_000)
-    """Mean job duration in simulated hours."""
+    """Mean duration of fine-tuning and batch-inference jobs in simulated hours (default:
+    the hours-long median of GPU-cluster job traces, Philly ATC'19 and Helios SC'21)."""
+    pretrain_hours: float = Field(48.0, ge=0.01, le=10_000)
+    """Mean duration of a pretraining gang's allocation in hours (default: long runs are
+    held as multi-day reservations, Llama 3's 54-day run in segments)."""
+    service_hours: float = Field(12.0, ge=0.01, le=10_000)
+    """Mean lifetime of an inference service deployment in hours (default: a deployment is
+    replaced by a redeploy or rescale about twice a day; an assumption)."""
+    max_job_share: float = Field(0.25, gt=0, le=1)
+    """Largest job as a share of its family's nodes in its scheduling cell (default: the
+    largest gangs in shared clusters take a minority of the machines, Meta RSC 2024)."""
+    max_queue: int = Field(10_000, ge=1, le=10_000_000)
+    """Queued jobs per scheduling cell beyond which new arrivals are rejected (counted)."""
     mix: WorkloadMix = WorkloadMix()
     mfu_min: float = Field(0.35, gt=0, le=1)
     mfu_max: float = Field(0.50, gt=0, le=1)

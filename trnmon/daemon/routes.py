@@ -164,6 +164,8 @@ async def healthz(request: web.Request) -> web.Response:
 @ROUTES.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     st = _state(request)
+    if st.runner.crashed is not None:
+        return json_error(503, "engine thread stopped")
     if st.draining:
         return json_error(503, "shutting down")
     if not st.ready:

@@ -68,6 +68,8 @@ class EngineRunner:
         self._writer = threading.Thread(target=self._write_loop, name="trnmon-checkpoint",
                                         daemon=True)
         self.crashed: BaseException | None = None
+        # Called (from the engine thread) if it dies: the service then exits non-zero.
+        self.on_crash: list[Callable[[BaseException], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -100,7 +102,9 @@ class EngineRunner:
             self._loop()
         except BaseException as exc:
             self.crashed = exc
-            log.exception("engine thread stopped")
+            log.exception("engine thread died: %s: %s", type(exc).__name__, exc)
+            for callback in list(self.on_crash):
+                callback(exc)
 
     def _loop(self) -> None:
         next_due = time.monotonic()

@@ -79,6 +79,8 @@ def restore_or_build(config: FleetConfig, settings: Settings,
              config.name, engine.tick, engine.t, path, (time.perf_counter() - started) * 1e3)
     return engine, history
 
+ENGINE_DEATH_GRACE_S = 1.0  # /readyz reports the dead engine this long before exit
+
 
 # Restart-only settings: a reload that changes them logs "restart to apply".
 FIXED_SETTINGS = ("host", "port", "state_dir", "token_file", "history_ticks", "max_body_bytes",
@@ -160,6 +162,13 @@ class Daemon:
         await loop.run_in_executor(None, build_labels, state.renderer, runner.snapshot)
         log.info("label text for %d nodes built in %.0f ms", engine.topo.n_nodes,
                  (time.perf_counter() - started) * 1e3)
+        died: list[BaseException] = []
+
+        def engine_died(exc: BaseException) -> None:
+            died.append(exc)
+            loop.call_soon_threadsafe(self._stop.set)
+
+        runner.on_crash.append(engine_died)
         runner.start()
         if not await loop.run_in_executor(None, runner.first_tick.wait, FIRST_TICK_TIMEOUT_S):
             raise TrnmonError("the engine did not complete its first tick")
@@ -171,6 +180,18 @@ class Daemon:
                  "connections", what, engine.topo.n_nodes, engine.topo.n_chips, url,
                  s.state_dir, limit)
         await self._stop.wait()
+        if died:
+            # /readyz already fails (the runner has crashed); let probes see it for a moment,
+            # then exit non-zero so systemd restarts us from the last checkpoint (the state
+            # in memory may be half-ticked: no final checkpoint).
+            log.error("engine thread died (%s: %s); exiting so the service restarts from "
+                      "the last checkpoint", type(died[0]).__name__, died[0])
+            watchdog.cancel()  # the engine is dead: systemd's watchdog must not be fed
+            await asyncio.sleep(ENGINE_DEATH_GRACE_S)
+            state.draining = True
+            await web_runner.cleanup()
+            await loop.run_in_executor(None, lambda: runner.stop(final_checkpoint=False))
+            return 1
 
         log.info("shutting down: draining requests, then checkpointing")
         self.notifier.stopping()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from trnmon.hw.catalog import ENGINES
+from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.state import (
     ECC_EVENTS,
     EXECUTION_ERRORS,
@@ -214,6 +215,13 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
     _ext("neuron_job_restarts_total", "counter", "",
          "Times the job crashed and restarted from its last checkpoint (exported by the "
          "job's first instance only).", "job_leader", ("job_id",)),
+    _ext("neuron_job_goodput_seconds_total", "counter", "seconds",
+         "Seconds of the job's life by goodput state: productive, checkpoint, loading, lost "
+         "(work since the last checkpoint at a crash), requeue, queue (first instance only).",
+         "job_leader", ("job_id", "state"), enums=(("state", GOODPUT_STATES),)),
+    _ext("neuron_job_effective_training_time_ratio", "gauge", "ratio",
+         "Productive over allocated time of the job (exported by the job's first instance "
+         "only).", "job_leader", ("job_id",)),
 )
 
 CATALOG: tuple[Metric, ...] = AWS_METRICS + EXTENSION_METRICS

@@ -13,15 +13,21 @@ what this design avoids (see trnmon.bench.exporter for the comparison).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
 from collections import defaultdict
 
+import numpy as np
+
 from trnmon.exporter.catalog import SELF_METRICS
 from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
 from trnmon.exporter.samples import sample_text, sample_values
 from trnmon.exporter.values import fill
+from trnmon.sim.goodput import effective_training_time
+from trnmon.sim.rules import GOODPUT_STATES
+from trnmon.sim.simstate import WAIT_BUCKETS_S
 from trnmon.snapshot import FleetSnapshot, JobView
 from trnmon.topology import Topology
 
@@ -126,4 +132,41 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
         "trnmon_tick": str(snap.tick),
     }
     return "".join(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
-                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS)
+                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS) + _scheduler(snap)
+
+
+def _scheduler(snap: FleetSnapshot) -> str:
+    """The fleet scheduler's metrics: queue by family, waits, admission, goodput."""
+    sv = snap.scheduler
+    out = ["# HELP neuron_fleet_queue_jobs Jobs waiting in the queue, by instance family.\n"
+           "# TYPE neuron_fleet_queue_jobs gauge\n"]
+    out += [f'neuron_fleet_queue_jobs{{instance_family="{f}"}} {n}\n'
+            for f, n in sv.queue_by_family]
+    out.append("# HELP neuron_fleet_queue_wait_seconds Queue wait of placed jobs.\n"
+               "# TYPE neuron_fleet_queue_wait_seconds histogram\n")
+    cum = 0.0
+    for le, n in zip((*WAIT_BUCKETS_S, math.inf), sv.wait_hist, strict=False):
+        cum += n
+        out.append(f'neuron_fleet_queue_wait_seconds_bucket{{le="{sample_text(le)}"}} '
+                   f"{sample_text(cum)}\n")
+    out.append(f"neuron_fleet_queue_wait_seconds_sum {sample_text(sv.wait_sum)}\n"
+               f"neuron_fleet_queue_wait_seconds_count {sv.placements}\n")
+    out.append("# HELP neuron_fleet_rejected_arrivals_total Arrivals rejected by admission "
+               "control (queue full).\n# TYPE neuron_fleet_rejected_arrivals_total counter\n"
+               f"neuron_fleet_rejected_arrivals_total {sv.rejected}\n")
+    out.append("# HELP neuron_fleet_placements_total Jobs started or restarted on nodes.\n"
+               "# TYPE neuron_fleet_placements_total counter\n"
+               f"neuron_fleet_placements_total {sv.placements}\n")
+    out.append("# HELP neuron_fleet_goodput_chip_seconds_total Chip-seconds of jobs by "
+               "goodput state and job class.\n"
+               "# TYPE neuron_fleet_goodput_chip_seconds_total counter\n")
+    for cls, row in zip(("training", "serving"), sv.goodput, strict=False):
+        out += [f'neuron_fleet_goodput_chip_seconds_total{{job_class="{cls}",state="{k}"}} '
+                f"{sample_text(v)}\n" for k, v in zip(GOODPUT_STATES, row, strict=True)]
+    if sv.goodput:
+        ett = effective_training_time(np.array(sv.goodput))
+        out.append("# HELP neuron_fleet_effective_training_time_ratio Productive over "
+                   "allocated chip-seconds of training jobs.\n"
+                   "# TYPE neuron_fleet_effective_training_time_ratio gauge\n"
+                   f"neuron_fleet_effective_training_time_ratio {sample_text(ett)}\n")
+    return "".join(out)

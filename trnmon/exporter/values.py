@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from trnmon.exporter.catalog import CATALOG
 from trnmon.exporter.layout import NodeLayout
-from trnmon.sim.rules import HOST_BASE_MEM
+from trnmon.sim.rules import GOODPUT_STATES, HOST_BASE_MEM
 from trnmon.sim.state import HBM_CATEGORIES, LinkState
 from trnmon.snapshot import FleetSnapshot, JobView
 
@@ -92,6 +92,11 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
         "neuron_job_mfu_ratio": [j.mfu for j in leaders],
         "neuron_job_tokens_total": [j.tokens_total for j in leaders],
         "neuron_job_restarts_total": [float(j.restarts) for j in leaders],
+        "neuron_job_goodput_seconds_total": np.array(
+            [[getattr(j, f"{k}_s") for k in GOODPUT_STATES] for j in leaders],
+            dtype=np.float64).reshape(len(leaders), len(GOODPUT_STATES)),
+        "neuron_job_effective_training_time_ratio": [j.effective_training_time
+                                                     for j in leaders],
     }
     for i, cat in enumerate(HBM_CATEGORIES):
         vals[f"neuroncore_memory_usage_{cat}"] = per_core_hbm[:, i]

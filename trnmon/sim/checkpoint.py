@@ -29,6 +29,7 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.sim.engine import Engine
 from trnmon.sim.faults import Fault, FaultKind
+from trnmon.sim.goodput import Goodput
 from trnmon.sim.jobs import JobRecord
 from trnmon.sim.scheduler import Pending
 from trnmon.sim.simstate import EVENT_LOG, Event
@@ -40,7 +41,10 @@ VERSION = 1
 META_KEY = "__meta__"
 
 Arrays = dict[str, npt.NDArray[Any]]
-
+# Arrays added to the state after the first version-1 files: absent there, zero on restore.
+NEW_IN_V1 = frozenset({"sched.goodput", "sched.alloc_avg", "sched.wait_hist",
+                       "jobs.gp_productive", "jobs.gp_checkpoint", "jobs.gp_loading",
+                       "jobs.gp_lost"})
 
 
 class CheckpointError(ValueError):
@@ -92,14 +96,17 @@ def capture(eng: Engine) -> Checkpoint:
         "jobs": [{"slot": slot, "job_id": r.job_id, "spec": _spec(r.spec), "nodes": r.nodes,
                   "submitted_at": r.submitted_at, "started_at": r.started_at,
                   "restarts": r.restarts, "ultraserver_ring": r.ultraserver_ring,
-                  "chips": r.chips, "ttft_s": r.ttft_s}
+                  "chips": r.chips, "ttft_s": r.ttft_s, "goodput": r.goodput.as_dict()}
                  for slot, r in sim.jobs.records.items()],
         "sched": {"queues": [[{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
                              "job_id": p.job_id, "restarts": p.restarts,
-                             "resume_step": p.resume_step, "elapsed": p.elapsed}
+                             "resume_step": p.resume_step, "elapsed": p.elapsed,
+                             "enqueued_at": p.enqueued_at, "goodput": p.goodput.as_dict()}
                             for p in q] for q in sched.queues],
                   "next_job_ids": sched.next_job_ids, "completed": sched.completed,
-                  "failed": sched.failed},
+                  "failed": sched.failed, "rejected": sched.rejected,
+                  "placements": sched.placements, "wait_sum": sched.wait_sum,
+                  "interruptions": dict(sched.interruptions)},
         "faults": {"next_ids": faults.next_ids, "links_changed": faults.links_changed,
                    "active": [{**asdict(f), "kind": f.kind.value}
                               for f in faults.active.values()]},
@@ -132,10 +139,18 @@ def restore(ckpt: Checkpoint, config: FleetConfig, topology: Topology | None = N
         raise CheckpointError(f"checkpoint is incomplete or inconsistent: {exc}") from None
 
 
+def _goodput(d: dict[str, Any] | None) -> Goodput:
+    """A job's goodput from its checkpoint entry (zeros in files written before it)."""
+    return Goodput(**{k: float(v) for k, v in (d or {}).items()})
+
+
 def _pending(p: dict[str, Any]) -> Pending:
+    enq = p.get("enqueued_at")
     return Pending(spec=JobSpec.model_validate(p["spec"]), submitted_at=float(p["submitted_at"]),
                    job_id=int(p["job_id"]), restarts=int(p["restarts"]),
-                   resume_step=float(p["resume_step"]), elapsed=float(p["elapsed"]))
+                   resume_step=float(p["resume_step"]), elapsed=float(p["elapsed"]),
+                   enqueued_at=None if enq is None else float(enq),
+                   goodput=_goodput(p.get("goodput")))
 
 
 def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
@@ -143,6 +158,8 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
     eng = Engine(config, topology=topology)
     sim = eng.sim
     for key, arr in sim.arrays().items():
+        if key in NEW_IN_V1 and key not in arrays:
+            continue  # written before goodput and target arrivals: they start from zero
         saved = arrays[key]
         if saved.shape != arr.shape or saved.dtype != arr.dtype:
             raise ValueError(f"{key} is {saved.dtype}{saved.shape}, "
@@ -165,7 +182,7 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
         nodes=[int(n) for n in j["nodes"]], submitted_at=float(j["submitted_at"]),
         started_at=float(j["started_at"]), restarts=int(j["restarts"]),
         ultraserver_ring=bool(j["ultraserver_ring"]), chips=int(j["chips"]),
-        ttft_s=float(j.get("ttft_s", 0.0)))
+        ttft_s=float(j.get("ttft_s", 0.0)), goodput=_goodput(j.get("goodput")))
         for j in meta["jobs"]}
     s = meta["sched"]
     sched = sim.sched
@@ -176,6 +193,9 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
     sched.queues = [deque(_pending(p) for p in q) for q in queues]
     sched.next_job_ids = [int(n) for n in next_job_ids]
     sched.completed, sched.failed = int(s["completed"]), int(s["failed"])
+    sched.rejected, sched.placements = int(s.get("rejected", 0)), int(s.get("placements", 0))
+    sched.wait_sum = float(s.get("wait_sum", 0.0))
+    sched.interruptions = {str(k): int(v) for k, v in s.get("interruptions", {}).items()}
     eng.scheduler.events.clear()
     f = meta["faults"]
     faults = sim.faults

@@ -154,7 +154,10 @@ class Engine:
         self.sim.ambient += self.faults.ambient_offset
 
     # --- the tick ----------------------------------------------------------------------
-    def step(self, dt: float | None = None) -> None:
+    def step(self, dt: float | None = None, *, devices: bool = True) -> None:
+        """Advance the fleet by dt. `devices=False` skips the per-chip device tick (power,
+        temperature, counters): what a soak does, which needs only jobs, the scheduler and
+        faults (the device state then stays as it was, so thermal throttling freezes)."""
         started = time.perf_counter()
         dt = float(self.config.tick_seconds if dt is None else dt)
         if not dt > 0:
@@ -163,20 +166,17 @@ class Engine:
         sched, jobs = self.scheduler, self.jobs
 
         # 1. faults at configured rates, and repairs that are due
+        sched.now = now
         self.faults.draw(dt, now)
 
-        # 2. scheduler: watchdogs, completions, arrivals, placement
+        # 2. scheduler: watchdogs, completions, arrivals (admitted or rejected), placement
         for slot in jobs.stalled_out():
-            sched.fail_job(int(slot), "collective timeout behind a hung chip")
+            sched.fail_job(int(slot), "collective timeout behind a hung chip",
+                           cause=self.faults.stall_cause(
+                               np.flatnonzero(self.sim.chip_job == slot)))
         sched.complete_finished()
-        for i, c in enumerate(self.cells):
-            rate = self.config.workload.arrivals_per_hour * c.n_chips / 1000.0 / 3600.0
-            for _ in range(int(c.rng.poisson(rate * dt))):
-                spec = sched.random_spec(c.rng, cell=i)
-                # A cell too small for the job drops it (it could never start there);
-                # a one-cell fleet keeps its historical behaviour and queues it.
-                if self.single_cell or sched.cell_capacity(spec, i) >= spec.nodes:
-                    sched.submit(spec, now, cell=i)
+        for i in range(len(self.cells)):
+            sched.arrive(i, now, dt)
         sched.place_queued(now)
 
         # 3. job slowdowns: everything when a link changed (rare), else only the jobs that
@@ -200,10 +200,12 @@ class Engine:
         jitter = self._jitter()
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
+        jobs.accrue_goodput(self.sim.sched.goodput, dt)
         self._set_ambient()
-        self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
-                                                   node_job=sched.node_job,
-                                                   ambient_c=self.ambient))
+        if devices:
+            self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
+                                                       node_job=sched.node_job,
+                                                       ambient_c=self.ambient))
         self.sim.clock.tick += 1
         self._collect_events()
         self.sim.clock.last_tick_s = time.perf_counter() - started
@@ -262,6 +264,7 @@ class Engine:
         if chip >= self.topo.n_chips or node >= self.topo.n_nodes:
             raise ValueError("no such chip or node")
         clears = None if duration_s is None else self.t + duration_s
+        self.scheduler.now = self.t
         f = self.faults.raise_fault(kind, chip=chip, node=node, port=port, now=self.t,
                                     clears_at=clears, injected=True)
         self._refresh_slowdowns()
@@ -271,6 +274,7 @@ class Engine:
     def clear(self, fault_id: int) -> Fault:
         if fault_id not in self.faults.active:
             raise KeyError(fault_id)
+        self.scheduler.now = self.t
         f = self.faults.clear(fault_id, self.t)
         self._refresh_slowdowns()
         self._collect_events()
@@ -280,6 +284,7 @@ class Engine:
         return self.scheduler.submit(spec, self.t)
 
     def cancel(self, job_id: int) -> bool:
+        self.scheduler.now = self.t
         ok = self.scheduler.cancel(job_id)
         self._collect_events()
         return ok

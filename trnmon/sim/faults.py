@@ -69,6 +69,11 @@ CAUSE_KIND: dict[str, FaultKind] = {
     "thermal": FaultKind.THERMAL_THROTTLE,
     "other": FaultKind.NODE_LOSS,
 }
+# The cause a job interruption is counted under when its fault carries none (an injected
+# fault): the first taxonomy cause that shows up as that kind, else the kind's own name.
+KIND_CAUSE: dict[FaultKind, str] = {}
+for _cause, _kind in CAUSE_KIND.items():
+    KIND_CAUSE.setdefault(_kind, _cause)
 # All causes in one vector, so one Poisson draw per tick gives every count; each is drawn
 # at its per-chip rate x the cell's chips (a node cause's node rate is chips x per-chip).
 _CAUSES = taxonomy.CAUSES
@@ -217,10 +222,9 @@ class FaultEngine:
         clears = now + (SOFTWARE_CLEAR_S if kind == FaultKind.SOFTWARE_CRASH
                         else float(rng.exponential(repair_s)))
         f = self.raise_fault(kind, chip=chip, node=node, now=now, clears_at=clears,
-                             injected=False)
-        f.cause = cause
+                             injected=False, cause=cause)
         if kind == FaultKind.THERMAL_THROTTLE:  # a failed sensor/interface also kills the job
-            self._crash_jobs(np.array([chip]), f"thermal fault on chip {chip}")
+            self._crash_jobs(np.array([chip]), f"thermal fault on chip {chip}", f)
 
     def _deterministic(self, dt: float, now: float) -> None:
         # Injected storms and degraded links: deterministic rates.
@@ -243,7 +247,8 @@ class FaultEngine:
     # --- effects ---------------------------------------------------------------------
     def raise_fault(self, kind: FaultKind, *, chip: int = -1, node: int = -1, port: int = -1,
                     now: float = 0.0, clears_at: float | None = None,
-                    injected: bool = True) -> Fault:
+                    injected: bool = True, cause: str = "") -> Fault:
+        """Raise a fault and apply its effect; `cause` is the taxonomy cause of a random one."""
         topo, dev = self.topo, self.state
         if kind == FaultKind.NODE_LOSS and node < 0:
             node = int(topo.chip_node[chip])
@@ -257,6 +262,7 @@ class FaultEngine:
         cell = int(self.sched.node_cell[node])
         f = Fault(self.next_ids[cell], kind, chip if kind != FaultKind.NODE_LOSS else -1, node,
                   port, now, clears_at, injected)
+        f.cause = cause
         self.next_ids[cell] += 1
         self.active[f.fault_id] = f
         self.events.append(("raised", f))
@@ -271,7 +277,7 @@ class FaultEngine:
             dev.exec_errors[chip, EXECUTION_ERRORS.index(error)] += 1
             dev.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
             dev.health[chip] = Health.FAILED
-            self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}")
+            self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}", f)
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             sram = kind == FaultKind.SRAM_ECC_CORRECTED
             dev.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
@@ -292,15 +298,15 @@ class FaultEngine:
             self.sched.stall_jobs_of_chips(np.array([chip]))
         elif kind == FaultKind.SOFTWARE_CRASH:
             dev.exec_errors[chip, EXECUTION_ERRORS.index("runtime")] += 1
-            self._crash_jobs(np.array([chip]), f"software bug on chip {chip}")
+            self._crash_jobs(np.array([chip]), f"software bug on chip {chip}", f)
         elif kind == FaultKind.EFA_DOWN:
             dev.exec_errors[chip, EXECUTION_ERRORS.index("transient")] += 1
-            self._crash_jobs(np.array([chip]), f"EFA port of chip {chip} down")
+            self._crash_jobs(np.array([chip]), f"EFA port of chip {chip} down", f)
         elif kind == FaultKind.NODE_LOSS:
             dev.node_up[node] = False
             chips = np.arange(topo.node_chip_start[node], topo.node_chip_start[node + 1])
             dev.health[chips] = Health.LOST
-            self._crash_jobs(chips, f"node {topo.instance_id(node)} lost")
+            self._crash_jobs(chips, f"node {topo.instance_id(node)} lost", f)
         self._refresh_node(node)
         return f
 
@@ -346,9 +352,18 @@ class FaultEngine:
         self.state.link_state[peer, back] = state
         self.links_changed = True
 
-    def _crash_jobs(self, chips: npt.NDArray[np.intp], reason: str) -> None:
+    def stall_cause(self, chips: npt.NDArray[np.intp]) -> str:
+        """The cause a watchdog-failed job is counted under: the hang on one of its chips."""
+        on = set(chips.tolist())
+        for f in self.active.values():
+            if f.kind in (FaultKind.CHIP_HANG, FaultKind.COLLECTIVE_TIMEOUT) and f.chip in on:
+                return f.cause or KIND_CAUSE[f.kind]
+        return KIND_CAUSE[FaultKind.COLLECTIVE_TIMEOUT]
+
+    def _crash_jobs(self, chips: npt.NDArray[np.intp], reason: str, fault: Fault) -> None:
+        cause = fault.cause or KIND_CAUSE.get(fault.kind, fault.kind.value)
         for slot in self.sched.jobs_on_chips(chips):
-            self.sched.fail_job(slot, reason)
+            self.sched.fail_job(slot, reason, cause=cause)
 
     def _refresh_node(self, node: int) -> None:
         chips = slice(self.topo.node_chip_start[node], self.topo.node_chip_start[node + 1])

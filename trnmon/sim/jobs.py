@@ -15,12 +15,18 @@ import numpy.typing as npt
 
 from trnmon.sim import formulas
 from trnmon.sim.fused import fused_jobs
+from trnmon.sim.goodput import CKPT, LOAD, LOST, SERVING, TRAINING, Goodput, P
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
     EFA_BYTES_PER_REQUEST,
     ENGINE_MIX,
     HANG_WATCHDOG_S,
     IDLE_KIND,
+    J_CHECKPOINTING,
+    J_LOADING,
+    J_STALLED,
+    K_FINETUNE,
+    K_PRETRAIN,
     LOAD_S,
     LOADING_HBM_BW,
     PHASE_BUSY,
@@ -51,6 +57,7 @@ class JobRecord:
     ultraserver_ring: bool = False
     chips: int = 0
     ttft_s: float = 0.0  # serving: time to first token at the deployment's static batch
+    goodput: Goodput = field(default_factory=Goodput)  # earlier runs and queue waits
 
 
 def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
@@ -124,6 +131,11 @@ class JobTable:
     efa_rate: F64 = _col(np.float64)  # bytes/s per node
     progressing: B = _col(np.bool_)
     tokens_total: F64 = _col(np.float64)  # counter, whole job
+    # goodput seconds of the current run, by state (trnmon/sim/goodput.py)
+    gp_productive: F64 = _col(np.float64)
+    gp_checkpoint: F64 = _col(np.float64)
+    gp_loading: F64 = _col(np.float64)
+    gp_lost: F64 = _col(np.float64)
 
     # The numba kernel's argument bundles over the columns, built on first use.
     _bundles: tuple[JobCosts, JobProgress] | None = field(default=None, init=False,
@@ -205,6 +217,8 @@ class JobTable:
         self.since_checkpoint[slot] = 0.0
         self.clock[slot] = self.link_factor[slot] = 1.0
         self.tokens_total[slot] = 0.0
+        for col in (self.gp_productive, self.gp_checkpoint, self.gp_loading, self.gp_lost):
+            col[slot] = 0.0
 
     def release(self, slot: int) -> JobRecord:
         rec = self.records.pop(slot)
@@ -217,6 +231,54 @@ class JobTable:
         self.progressing[slot] = False
         self.clock[slot] = self.link_factor[slot] = 1.0  # as a full refresh leaves free slots
         return rec
+
+    # --- goodput -----------------------------------------------------------------------
+    def accrue_goodput(self, totals: F64, dt: float) -> None:
+        """Add the tick just advanced to every live job's goodput columns and to the fleet
+        totals ((training, serving) x GOODPUT_STATES chip-seconds), as the job tick saw
+        it: productive if the job progressed, else checkpoint, loading or (stalled) lost."""
+        n = self.capacity
+        state = self.state[:n]
+        chips = self.chips[:n]
+        kind = self.kind[:n]
+        progressing = self.progressing[:n]
+        training = (kind == K_PRETRAIN) | (kind == K_FINETUNE)
+        # Plain-int codes: an IntEnum member lookup per comparison costs more than the
+        # comparison on a small fleet.
+        for mask, col, cat in ((progressing, self.gp_productive, P),
+                               (~progressing & (state == J_CHECKPOINTING),
+                                self.gp_checkpoint, CKPT),
+                               (~progressing & (state == J_LOADING), self.gp_loading, LOAD),
+                               (state == J_STALLED, self.gp_lost, LOST)):
+            if not mask.any():
+                continue
+            col[:n][mask] += dt
+            held = chips[mask] * dt
+            train = training[mask]
+            totals[TRAINING, cat] += float(held[train].sum())
+            totals[SERVING, cat] += float(held[~train].sum())
+
+    def run_goodput(self, slot: int) -> Goodput:
+        """The current run's seconds of the job in `slot`."""
+        return Goodput(productive=float(self.gp_productive[slot]),
+                       checkpoint=float(self.gp_checkpoint[slot]),
+                       loading=float(self.gp_loading[slot]), lost=float(self.gp_lost[slot]))
+
+    def job_goodput(self, slot: int) -> Goodput:
+        """The job's whole goodput: earlier runs and waits plus the current run."""
+        return self.records[slot].goodput.plus(self.run_goodput(slot))
+
+    def lose_since_checkpoint(self, slot: int, totals: F64) -> None:
+        """A crash: the productive time since the last checkpoint becomes lost time."""
+        moved = min(float(self.since_checkpoint[slot]), float(self.gp_productive[slot]))
+        if moved <= 0:
+            return
+        self.gp_productive[slot] -= moved
+        self.gp_lost[slot] += moved
+        row = TRAINING if JobKind(int(self.kind[slot])).training else SERVING
+        held = moved * float(self.chips[slot])
+        totals[row, P] -= held
+        totals[row, LOST] += held
 
     # --- per tick ----------------------------------------------------------------------
     def advance(self, dt: float, load: float, jitter: F64) -> None:

@@ -176,3 +176,35 @@ DECODE_BUSY_INTENSITY = 0.45  # ... plus this much times the arithmetic intensit
 CORE_WEIGHT_SPREAD = 0.06  # a core's static load share is 1 - U(0, spread)
 RACK_AMBIENT_OFFSET_C = (-1.5, 2.5)  # per-rack inlet offset, uniform (hot aisles)
 AMBIENT_SWING_C = 1.5  # +- over the day, warmest at 15:00 local
+
+# --- scheduling and arrivals (trnmon/sim/scheduler.py, trnmon/sim/arrivals.py) -------------
+# Queue order: lower first. A crashed job resumes ahead of everything (it held nodes a moment
+# ago); services next (users are waiting on them), then training, batch work last.
+PRIORITY_RESTART = 0
+PRIORITY = {JobKind.INFERENCE: 1, JobKind.PRETRAIN: 2, JobKind.FINETUNE: 3,
+            JobKind.BATCH_INFERENCE: 4}
+# Target-allocation arrivals: the feed-forward rate holds the target on average; the two
+# feedback terms correct the instantaneous gap (target - allocated - queued nodes, per
+# healthy node) and the recent average's gap (an EWMA of the allocated share).
+ARRIVAL_GAP_GAIN = 6.0
+ARRIVAL_EWMA_GAIN = 12.0
+ARRIVAL_EWMA_S = 4 * 3600.0  # time constant of the allocated-share average
+ARRIVAL_MAX_BOOST = 8.0  # the rate never exceeds this multiple of the feed-forward rate
+ARRIVAL_SAMPLES = 2000  # specs drawn (from a fixed seed) to estimate a family's mean node-s
+# Job sizes by kind (nodes, or UltraServers for gangs) and their relative weights: many
+# small jobs, few large gangs (the shape of Philly, Helios and Meta RSC job-size traces).
+GANG_ULTRASERVERS = (1, 2, 4, 8, 16)
+GANG_WEIGHTS = (0.40, 0.25, 0.15, 0.12, 0.08)
+TRAIN_NODES = (1, 2, 4, 8)
+TRAIN_WEIGHTS = (0.50, 0.25, 0.15, 0.10)
+BATCH_NODES = (1, 2)
+BATCH_WEIGHTS = (0.7, 0.3)
+GANG_SHARE = 0.7  # of pretraining jobs on a family with UltraServers, gangs on whole ones
+# Families smaller than this many nodes in a cell run proportionally shorter jobs (a few
+# nodes only stay near their target allocation day by day if jobs turn over within it).
+SMALL_POOL_NODES = 16
+MIN_JOB_HOURS = 0.25  # every drawn duration gets this much on top of its exponential draw
+
+# --- goodput (trnmon/sim/goodput.py) -------------------------------------------------------
+# Where a job's time goes, in this order in every goodput array. Allocated = the first four.
+GOODPUT_STATES = ("productive", "checkpoint", "loading", "lost", "requeue", "queue")

@@ -6,27 +6,32 @@ tick: the only per-tick work is a few array lookups to find what finished or fai
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
+from trnmon.sim.arrivals import fixed_rates, target_rates, update_average
 from trnmon.sim.cells import Cell
+from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
+from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
 from trnmon.sim.jobs import JobRecord, JobTable
-from trnmon.sim.rules import JobKind, JobState
-from trnmon.sim.simstate import SchedulerState
+from trnmon.sim.rules import LOAD_S, PRIORITY, PRIORITY_RESTART, JobState
+from trnmon.sim.simstate import WAIT_BUCKETS_S, SchedulerState
 from trnmon.sim.workloads import MIB, JobSpec, serving_model, training_cost
 from trnmon.topology import Topology
 
-MAX_PLACEMENTS_PER_TICK = 16
-MAX_QUEUE = 10_000
-
 _FAMILY_OF_TYPE = {"trn2.48xlarge": "trn2", "trn2u.48xlarge": "trn2",
                    "trn1.32xlarge": "trn1", "inf2.48xlarge": "inf2"}
+
+
+class QueueFullError(ValueError):
+    """A submission found its cell's queue at `workload.max_queue`."""
 
 
 @dataclass(eq=False)
@@ -39,12 +44,31 @@ class Pending:
     restarts: int = 0
     resume_step: float = 0.0
     elapsed: float = 0.0
+    enqueued_at: float | None = None  # when it (re)joined the queue; submitted_at if None
+    goodput: Goodput = field(default_factory=Goodput)  # earlier runs and waits
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY_RESTART if self.restarts else PRIORITY[self.spec.job_kind]
+
+    @property
+    def queued_since(self) -> float:
+        return self.submitted_at if self.enqueued_at is None else self.enqueued_at
 
 
 class Scheduler:
-    """One FIFO queue per scheduling cell (`trnmon/sim/cells.py`); a job is placed on the
-    nodes of one cell, in that cell's job-table slots (slots [node_lo, node_hi): a job
-    takes at least one node, so a cell never runs out of slots)."""
+    """One priority queue per scheduling cell (`trnmon/sim/cells.py`); a job is placed on
+    the nodes of one cell, in that cell's job-table slots (slots [node_lo, node_hi): a job
+    takes at least one node, so a cell never runs out of slots).
+
+    Placement is priority order with EASY backfilling per instance family: the first job
+    that does not fit gets a reservation (the nodes it will take at the earliest time
+    enough running jobs have ended, its shadow time); later jobs start if they fit now and
+    either end before the shadow time or leave the reserved nodes alone. So no job waits
+    behind one that cannot start, and a large gang is not starved by small ones.
+    Admission control: an arrival that finds its cell's queue at `workload.max_queue` is
+    rejected and counted, never raised.
+    """
 
     def __init__(self, topo: Topology, config: FleetConfig, jobs: JobTable,
                  chip_job: npt.NDArray[np.int32], cells: list[Cell]) -> None:
@@ -57,17 +81,31 @@ class Scheduler:
         self.sched_state = SchedulerState(
             node_job=np.full(topo.n_nodes, -1, dtype=np.int32),
             node_usable=np.ones(topo.n_nodes, dtype=np.bool_),
-            queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells])
+            queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells],
+            goodput=fleet_totals(), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
+            wait_hist=np.zeros(len(WAIT_BUCKETS_S) + 1))
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
         self.node_family = fam[topo.node_type]
+        codes = np.array([FAMILIES.index(_FAMILY_OF_TYPE[t.name]) for t in INSTANCE_TYPES],
+                         dtype=np.int8)
+        self.node_fam = codes[topo.node_type]
+        self.standalone = topo.node_ultraserver < 0
         # Instance families present per cell: static, and scanning 31k nodes per arrival
         # is what made building a 500k-chip fleet slow.
         self.cell_families = [frozenset(self.node_family[c.node_lo:c.node_hi].tolist())
                               for c in cells]
+        self.pools = [[Pool(f, int((self.node_fam[c.node_lo:c.node_hi] == i).sum()),
+                            (c.us_hi - c.us_lo) if f == "trn2" else 0)
+                       for i, f in enumerate(FAMILIES)] for c in cells]
         self.events: list[tuple[str, int, str]] = []  # (kind, job_id, text) since last drain
         self.placed_slots: list[int] = []  # slots placed since the engine last looked
+        self.now = 0.0  # simulated time of the current tick (the engine sets it)
+        # Derived each placement pass (not state): the nodes reserved for each family's
+        # blocked head job, and queue waits of recent placements for consumers to drain.
+        self.reserved = np.zeros(topo.n_nodes, dtype=np.bool_)
+        self.wait_log: list[float] = []
 
     # --- the mutable part, by the names the scheduler has always used ---------------------
     @property
@@ -150,15 +188,76 @@ class Scheduler:
                 best, best_free = i, n_free
         return best
 
-    # --- submission --------------------------------------------------------------------
+    # --- submission and arrivals --------------------------------------------------------
     def submit(self, spec: JobSpec, now: float, cell: int | None = None) -> int:
-        if sum(len(q) for q in self.queues) >= MAX_QUEUE:
-            raise ValueError("job queue is full")
+        """Queue a job (the control API's path); `QueueFullError` when its cell's queue is."""
         cell = self.pick_cell(spec) if cell is None else cell
+        if len(self.queues[cell]) >= self.config.workload.max_queue:
+            raise QueueFullError("job queue is full")
         job_id = self.next_job_ids[cell]
         self.next_job_ids[cell] += 1
         self.queues[cell].append(Pending(spec, now, job_id))
         return job_id
+
+    def admit(self, spec: JobSpec, now: float, cell: int) -> int | None:
+        """An arrival: queued, or rejected and counted when the cell's queue is full."""
+        if len(self.queues[cell]) >= self.config.workload.max_queue:
+            self.sched_state.rejected += 1
+            return None
+        return self.submit(spec, now, cell)
+
+    def pool_counts(self, cell: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                              npt.NDArray[np.int64]]:
+        """Per family (FAMILIES order) in the cell: healthy nodes, healthy nodes with a
+        job, and the nodes its queued jobs ask for (but a blocked head's)."""
+        c = self.cells[cell]
+        sl = slice(c.node_lo, c.node_hi)
+        fam, usable = self.node_fam[sl], self.node_usable[sl]
+        n = len(FAMILIES)
+        healthy = np.bincount(fam[usable], minlength=n)
+        allocated = np.bincount(fam[usable & (self.node_job[sl] >= 0)], minlength=n)
+        queued = np.zeros(n, dtype=np.int64)
+        # A blocked head (the first job of a family in queue order, larger than the free
+        # nodes) is left out: its nodes are the running jobs it waits for, and counting
+        # them again would starve the backfill that keeps the family busy meanwhile.
+        first: dict[int, tuple[int, float, int, int]] = {}
+        for p in self.queues[cell]:
+            f = FAMILIES.index(p.spec.instance_family)
+            queued[f] += p.spec.nodes
+            key = (p.priority, p.queued_since, p.job_id, p.spec.nodes)
+            if f not in first or key < first[f]:
+                first[f] = key
+        for f, key in first.items():
+            if key[3] > healthy[f] - allocated[f]:
+                queued[f] -= key[3]
+        return healthy, allocated, queued
+
+    def arrive(self, cell: int, now: float, dt: float) -> None:
+        """This tick's arrivals in the cell: target allocation per family (or the fixed
+        rate), each admitted or rejected."""
+        wl = self.config.workload
+        c, pools = self.cells[cell], self.pools[cell]
+        healthy, allocated, queued = self.pool_counts(cell)
+        avg = self.sched_state.alloc_avg[cell]
+        if wl.arrivals_per_hour is None:
+            rates = target_rates(wl, pools, healthy, allocated, queued, avg)
+        else:
+            rates = fixed_rates(wl, pools, c.n_chips)
+        update_average(avg, healthy, allocated, dt)
+        counts = c.rng.poisson(np.array(rates) * dt)
+        for pool, k in zip(pools, counts.tolist(), strict=True):
+            for _ in range(int(k)):
+                self.admit(random_spec(wl, c.rng, pool), now, cell)
+
+    def random_spec(self, rng: np.random.Generator, trainium_only: bool = False,
+                    cell: int = 0) -> JobSpec:
+        """A job from the configured mix for a family of the cell, picked by node count
+        (Trainium families only with `trainium_only`)."""
+        pools = [p for p in self.pools[cell] if p.nodes and not (
+            trainium_only and p.family == "inf2")]
+        w = np.array([p.nodes for p in pools], dtype=np.float64)
+        pool = pools[int(rng.choice(len(pools), p=w / w.sum()))]
+        return random_spec(self.config.workload, rng, pool)
 
     def cancel(self, job_id: int) -> bool:
         for q in self.queues:
@@ -173,61 +272,53 @@ class Scheduler:
                 return True
         return False
 
-    def random_spec(self, rng: np.random.Generator, trainium_only: bool = False,
-                    cell: int = 0) -> JobSpec:
-        """A plausible job for this cell (the fleet, with one cell), from the configured mix."""
-        mix = self.config.workload.mix
-        weights = np.array([mix.pretrain, mix.finetune, mix.inference, mix.batch_inference])
-        kind = JobKind(int(rng.choice(4, p=weights / weights.sum())))
-        c = self.cells[cell]
-        fams = self.cell_families[cell]
-        n_us = c.us_hi - c.us_lo
-        eff = float(rng.uniform(self.config.workload.mfu_min, self.config.workload.mfu_max))
-        hours = float(rng.exponential(self.config.workload.mean_job_hours)) + 0.25
-        common = {"efficiency": eff, "duration_s": hours * 3600.0}
-        if kind == JobKind.PRETRAIN and n_us and rng.random() < 0.7:
-            k = int(min(n_us, rng.choice([1, 1, 2, 4, 8])))
-            model = "llama3-405b" if k >= 4 else str(rng.choice(["llama3-70b", "mixtral-8x22b"]))
-            return JobSpec(kind="pretrain", model=model, nodes=k * ULTRASERVER_NODES,
-                           ultraserver=True, tp=16, pp=8 if k >= 4 else (4 if k >= 2 else 1),
-                           global_batch=64 * k, **common)
-        if kind.training:
-            fam = "trn1" if ("trn1" in fams and rng.random() < 0.3) else "trn2"
-            # Trn1's 32 GiB per chip cannot hold 70B training state on one node.
-            model = "llama3-70b" if (kind == JobKind.PRETRAIN and fam == "trn2") else "llama3-8b"
-            return JobSpec(kind=kind.label, model=model,
-                           nodes=int(rng.choice([1, 2, 4])), instance_family=fam, tp=16,
-                           seq_len=4096, global_batch=128, **common)
-        fam = "inf2" if ("inf2" in fams and not trainium_only and rng.random() < 0.5) else "trn2"
-        model = "llama3-8b" if fam == "inf2" else str(rng.choice(["llama3-70b", "llama3-8b"]))
-        return JobSpec(kind=kind.label, model=model, nodes=1,
-                       instance_family=fam, tp=16, peak_rps=float(rng.uniform(4, 40)),
-                       prompt_tokens=int(rng.choice([512, 1024, 2048])),
-                       output_tokens=int(rng.choice([128, 256, 512])), **common)
-
     # --- placement ---------------------------------------------------------------------
-    def _candidate_nodes(self, spec: JobSpec, cell: int) -> npt.NDArray[np.intp] | None:
+    def _pick(self, spec: JobSpec, mask: npt.NDArray[np.bool_],
+              cell: int) -> npt.NDArray[np.intp] | None:
+        """The nodes (global indices) the job would take among the cell's nodes where
+        `mask` (local to the cell, family already applied) is true; None if too few.
+        Gangs take whole UltraServers; other jobs take standalone nodes first, so whole
+        UltraServers stay free for gangs."""
         c = self.cells[cell]
-        free = self.node_usable[c.node_lo:c.node_hi] & (self.node_job[c.node_lo:c.node_hi] < 0)
         if spec.ultraserver:
             starts = self.topo.ultraserver_node_start[c.us_lo:c.us_hi] - c.node_lo
             if starts.size == 0 or spec.nodes % ULTRASERVER_NODES:
                 return None
-            whole = free[starts[:, None] + np.arange(ULTRASERVER_NODES)].all(axis=1)
+            whole = mask[starts[:, None] + np.arange(ULTRASERVER_NODES)].all(axis=1)
             picks = np.flatnonzero(whole)[: spec.nodes // ULTRASERVER_NODES]
             if picks.size * ULTRASERVER_NODES < spec.nodes:
                 return None
             return (starts[picks][:, None] + np.arange(ULTRASERVER_NODES)).ravel() + c.node_lo
-        cand = np.flatnonzero(free & (self.node_family[c.node_lo:c.node_hi]
-                                      == spec.instance_family))
-        if cand.size < spec.nodes:
+        alone = self.standalone[c.node_lo:c.node_hi]
+        first = np.flatnonzero(mask & alone)
+        if first.size >= spec.nodes:
+            return first[: spec.nodes] + c.node_lo
+        rest = np.flatnonzero(mask & ~alone)
+        if first.size + rest.size < spec.nodes:
             return None
-        return cand[: spec.nodes] + c.node_lo
+        return np.concatenate([first, rest])[: spec.nodes] + c.node_lo
 
-    def try_place(self, p: Pending, now: float, cell: int = 0) -> int | None:
-        """Place a pending job on free nodes of its cell; its slot, or None if it does not
-        fit yet."""
-        nodes = self._candidate_nodes(p.spec, cell)
+    def _family_mask(self, cell: int, family: int) -> npt.NDArray[np.bool_]:
+        c = self.cells[cell]
+        out: npt.NDArray[np.bool_] = self.node_fam[c.node_lo:c.node_hi] == family
+        return out
+
+    def _free_mask(self, cell: int) -> npt.NDArray[np.bool_]:
+        c = self.cells[cell]
+        sl = slice(c.node_lo, c.node_hi)
+        out: npt.NDArray[np.bool_] = self.node_usable[sl] & (self.node_job[sl] < 0)
+        return out
+
+    def _candidate_nodes(self, spec: JobSpec, cell: int) -> npt.NDArray[np.intp] | None:
+        fam = self._family_mask(cell, FAMILIES.index(spec.instance_family))
+        return self._pick(spec, self._free_mask(cell) & fam, cell)
+
+    def try_place(self, p: Pending, now: float, cell: int = 0,
+                  nodes: npt.NDArray[np.intp] | None = None) -> int | None:
+        """Place a pending job on `nodes` (or on free nodes of its cell); its slot, or None
+        if it does not fit yet."""
+        if nodes is None:
+            nodes = self._candidate_nodes(p.spec, cell)
         if nodes is None:
             return None
         c = self.cells[cell]
@@ -238,9 +329,11 @@ class Scheduler:
         chips = int(sum(topo.chip_count_per_node[nodes]))
         us = topo.node_ultraserver[nodes]
         ring = bool(len(nodes) > 1 and (us >= 0).all() and len(set(us.tolist())) == 1)
+        wait = max(0.0, now - p.queued_since)
+        goodput = p.goodput.plus(Goodput(requeue=wait) if p.restarts else Goodput(queue=wait))
         rec = JobRecord(job_id=p.job_id, spec=p.spec, nodes=[int(n) for n in nodes],
                         submitted_at=p.submitted_at, started_at=now, restarts=p.restarts,
-                        ultraserver_ring=ring, chips=chips)
+                        ultraserver_ring=ring, chips=chips, goodput=goodput)
         if p.spec.job_kind.training:
             cost = training_cost(p.spec, chip, chips, ultraserver_ring=ring,
                                  efa_per_node=itype.efa_bandwidth)
@@ -257,18 +350,102 @@ class Scheduler:
         for n in nodes:
             self.chip_job[topo.node_chip_start[n]: topo.node_chip_start[n + 1]] = slot
         self.placed_slots.append(slot)
+        st = self.sched_state
+        st.placements += 1
+        st.wait_sum += wait
+        st.wait_hist[int(np.searchsorted(WAIT_BUCKETS_S, wait))] += 1
+        add_wait(st.goodput, p.spec.job_kind, chips, wait, requeued=p.restarts > 0)
+        self.wait_log.append(wait)
         verb = "restarted" if p.restarts else "started"
         self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
                                             f"node(s)"))
         return slot
 
     def place_queued(self, now: float) -> None:
-        """FIFO with backfill per cell, bounded per tick so a long queue cannot stall a
-        tick."""
+        """Priority order with EASY backfilling, per family of every cell (see the class
+        docstring). Every queued job is considered each tick while free nodes remain."""
+        self.reserved[:] = False
         for cell, q in enumerate(self.queues):
-            for p in list(q)[:MAX_PLACEMENTS_PER_TICK]:
-                if self.try_place(p, now, cell) is not None:
-                    q.remove(p)
+            if not q:
+                continue
+            free = self._free_mask(cell)
+            if not free.any():
+                continue
+            order = sorted(q, key=lambda p: (p.priority, p.queued_since, p.job_id))
+            placed: set[int] = set()
+            for f in range(len(FAMILIES)):
+                mine = [p for p in order if FAMILIES.index(p.spec.instance_family) == f]
+                if mine:
+                    placed |= self._place_family(cell, f, mine, free, now)
+            if placed:
+                self.queues[cell] = deque(p for p in q if p.job_id not in placed)
+
+    def _place_family(self, cell: int, family: int, order: list[Pending],
+                      free: npt.NDArray[np.bool_], now: float) -> set[int]:
+        """EASY backfilling over one family's queued jobs; `free` is updated in place."""
+        fam = self._family_mask(cell, family)
+        avail = free & fam
+        n_free = int(avail.sum())
+        placed: set[int] = set()
+        head_blocked = False
+        shadow = math.inf
+        reserved = np.zeros_like(avail)
+        for p in order:
+            if n_free == 0:
+                break
+            if p.spec.nodes > n_free and head_blocked:
+                continue
+            if not head_blocked:
+                nodes = self._pick(p.spec, avail, cell)
+                if nodes is None:
+                    head_blocked = True
+                    shadow, reserved = self._reservation(p.spec, cell, avail, fam, now)
+                    continue
+            else:
+                ends = now + max(0.0, p.spec.duration_s - p.elapsed) + LOAD_S
+                nodes = self._pick(p.spec, avail & ~reserved, cell)
+                if nodes is None and ends <= shadow:
+                    nodes = self._pick(p.spec, avail, cell)
+                if nodes is None:
+                    continue
+            self.try_place(p, now, cell, nodes)
+            local = nodes - self.cells[cell].node_lo
+            avail[local] = False
+            free[local] = False
+            n_free -= len(local)
+            placed.add(p.job_id)
+        c = self.cells[cell]
+        self.reserved[c.node_lo:c.node_hi] |= reserved & avail
+        return placed
+
+    def _reservation(self, spec: JobSpec, cell: int, avail: npt.NDArray[np.bool_],
+                     fam: npt.NDArray[np.bool_],
+                     now: float) -> tuple[float, npt.NDArray[np.bool_]]:
+        """The head job's shadow time and reserved nodes (local mask): the earliest time
+        enough running jobs of the family end for it to fit, and the nodes it takes then.
+        (inf, nothing) if it cannot fit even when everything running has ended."""
+        c = self.cells[cell]
+        sl = slice(c.node_lo, c.node_hi)
+        slots = self.node_job[sl]
+        busy = fam & self.node_usable[sl] & (slots >= 0)
+        jobs = self.jobs
+        left = np.where(busy, np.maximum(jobs.duration[slots] - jobs.elapsed[slots], 0.0),
+                        math.inf)
+        ends = np.unique(left[busy])
+        lo, hi = 0, ends.size  # binary search: fitting is monotone in time
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._pick(spec, avail | (busy & (left <= ends[mid])), cell) is None:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == ends.size:
+            return math.inf, np.zeros_like(avail)
+        nodes = self._pick(spec, avail | (busy & (left <= ends[lo])), cell)
+        reserved = np.zeros_like(avail)
+        assert nodes is not None
+        reserved[nodes - c.node_lo] = True
+        return now + float(ends[lo]), reserved
 
     # --- completion and failure --------------------------------------------------------
     def _free(self, slot: int) -> JobRecord:
@@ -285,17 +462,24 @@ class Scheduler:
             self.completed += 1
             self.events.append(("completed", rec.job_id, f"{rec.spec.kind} {rec.spec.model}"))
 
-    def fail_job(self, slot: int, reason: str) -> None:
-        """The job crashes; it requeues first in line and resumes from its last checkpoint."""
+    def fail_job(self, slot: int, reason: str, cause: str = "other") -> None:
+        """The job crashes (an interruption, counted by `cause`: the fault kind behind it);
+        the work since its last checkpoint is lost, and it requeues at restart priority
+        to resume from that checkpoint."""
         jobs = self.jobs
+        st = self.sched_state
+        jobs.lose_since_checkpoint(slot, st.goodput)
+        goodput = jobs.job_goodput(slot)
         resume = float(jobs.checkpoint_step[slot])
         elapsed = float(jobs.elapsed[slot])
         rec = self._free(slot)
         self.failed += 1
+        st.interruptions[cause] = st.interruptions.get(cause, 0) + 1
         cell = int(self.node_cell[rec.nodes[0]])
         self.queues[cell].appendleft(Pending(rec.spec, rec.submitted_at, rec.job_id,
                                              restarts=rec.restarts + 1, resume_step=resume,
-                                             elapsed=elapsed))
+                                             elapsed=elapsed, enqueued_at=self.now,
+                                             goodput=goodput))
         self.events.append(("failed", rec.job_id, reason))
 
     def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:
@@ -311,23 +495,30 @@ class Scheduler:
         return [int(s) for s in slots if s != self.jobs.idle_slot]
 
     def initial_fill(self, cell: int, now: float) -> None:
-        """Occupy `initial_fill` of the cell with jobs already part-way through."""
+        """Occupy `initial_fill` of each family of the cell with jobs already part-way
+        through (their queue time and earlier runs are not counted)."""
         rng = self.cells[cell].rng
-        target = self.config.workload.initial_fill * self.cells[cell].n_chips
-        used = 0
-        misses = 0  # consecutive: a job that does not fit is followed by smaller ones
-        while used < target and misses < 64:
-            spec = self.random_spec(rng, cell=cell)
-            slot = self.try_place(Pending(spec, now, self.next_job_ids[cell]), now, cell)
-            if slot is None:
-                misses += 1
-                continue
-            misses = 0
-            self.next_job_ids[cell] += 1
-            self.jobs.state[slot] = JobState.RUNNING
-            self.jobs.timer[slot] = 0.0
-            self.jobs.elapsed[slot] = float(rng.uniform(0, 0.8)) * spec.duration_s
-            self.jobs.since_checkpoint[slot] = float(rng.uniform(0, 1)) * (
-                self.config.workload.checkpoint_interval_s)
-            used += self.jobs.records[slot].chips
+        wl = self.config.workload
+        for pool in self.pools[cell]:
+            target = wl.initial_fill * pool.nodes
+            used = 0
+            misses = 0  # consecutive: a job that does not fit is followed by smaller ones
+            while pool.nodes and used < target and misses < 64:
+                spec = random_spec(wl, rng, pool)
+                slot = self.try_place(Pending(spec, now, self.next_job_ids[cell]), now, cell)
+                if slot is None:
+                    misses += 1
+                    continue
+                misses = 0
+                self.next_job_ids[cell] += 1
+                self.jobs.state[slot] = JobState.RUNNING
+                self.jobs.timer[slot] = 0.0
+                self.jobs.elapsed[slot] = float(rng.uniform(0, 0.8)) * spec.duration_s
+                self.jobs.since_checkpoint[slot] = float(rng.uniform(0, 1)) * (
+                    wl.checkpoint_interval_s)
+                used += spec.nodes
         self.events.clear()
+        self.wait_log.clear()
+        st = self.sched_state
+        st.placements, st.wait_sum = 0, 0.0
+        st.wait_hist[:] = 0.0

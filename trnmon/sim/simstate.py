@@ -25,6 +25,9 @@ from trnmon.sim.jobs import JobTable
 from trnmon.sim.state import FleetState
 
 EVENT_LOG = 512  # events kept for consumers (snapshots, the daemon's /events)
+# Upper bounds of the queue-wait histogram's buckets (the last bucket is +Inf).
+WAIT_BUCKETS_S = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+                  259200.0)
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -60,7 +63,8 @@ class Clock:
 
 @dataclass(eq=False)
 class SchedulerState:
-    """What the scheduler mutates: slot maps, one FIFO queue per cell, ids and counters.
+    """What the scheduler mutates: slot maps, one priority queue per cell, ids, counters,
+    goodput totals (`trnmon/sim/goodput.py`) and the arrival controller's averages.
 
     `queues` holds `trnmon.sim.scheduler.Pending` entries."""
 
@@ -68,8 +72,15 @@ class SchedulerState:
     node_usable: B  # (N,) up and no failed chip
     queues: list[deque[Any]]
     next_job_ids: list[int]  # per cell
+    goodput: F64  # (2, 6) chip-seconds: (training, serving) x rules.GOODPUT_STATES
+    alloc_avg: F64  # (cells, 3) allocated share per family (jobmix.FAMILIES), averaged
+    wait_hist: F64  # (len(WAIT_BUCKETS_S) + 1,) queue waits of placed jobs, by bucket
     completed: int = 0
     failed: int = 0
+    rejected: int = 0  # arrivals turned away by admission control (queue full)
+    placements: int = 0  # jobs started or restarted on nodes
+    wait_sum: float = 0.0  # seconds, over every placement
+    interruptions: dict[str, int] = field(default_factory=dict)  # job crashes by cause
 
 
 @dataclass(eq=False)
@@ -114,6 +125,9 @@ class SimState:
             "engine.chip_job": self.chip_job,
             "sched.node_job": self.sched.node_job,
             "sched.node_usable": self.sched.node_usable,
+            "sched.goodput": self.sched.goodput,
+            "sched.alloc_avg": self.sched.alloc_avg,
+            "sched.wait_hist": self.sched.wait_hist,
             "faults.ecc_cdf": self.faults.ecc_cdf,
             "faults.ambient_offset": self.faults.ambient_offset,
             "faults.storm_rate": self.faults.storm_rate,

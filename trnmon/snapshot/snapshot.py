@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim.engine import Engine, Event
+from trnmon.sim.jobmix import FAMILIES
 from trnmon.sim.rules import JobState
 from trnmon.sim.state import LATENCY_SHAPE, FleetState, Health
 from trnmon.snapshot.processes import RuntimeProcess, runtime_process
@@ -23,6 +24,19 @@ from trnmon.topology import Topology
 F64 = npt.NDArray[np.float64]
 Level = Literal["node", "ultraserver", "rack", "row", "datacenter", "az", "fleet"]
 Reduce = Literal["sum", "mean", "max", "min"]
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerView:
+    """The scheduler's fleet-wide numbers: queue by family, admission, waits, goodput."""
+
+    queue_by_family: tuple[tuple[str, int], ...] = ()
+    rejected: int = 0
+    placements: int = 0
+    wait_hist: tuple[float, ...] = ()  # placements by WAIT_BUCKETS_S bucket (+Inf last)
+    wait_sum: float = 0.0
+    goodput: tuple[tuple[float, ...], ...] = ()  # (training, serving) x GOODPUT_STATES
+    interruptions: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,14 @@ class JobView:
     seed: int = 0  # the fleet's: runtime processes derive from it
     ttft_s: float = 0.0  # serving: time to first token (0 for training)
     itl_s: float = 0.0  # serving: inter-token latency, the live decode step (0 for training)
+    # goodput seconds by state (trnmon/sim/goodput.py), earlier runs and waits included
+    productive_s: float = 0.0
+    checkpoint_s: float = 0.0
+    loading_s: float = 0.0
+    lost_s: float = 0.0
+    requeue_s: float = 0.0
+    queue_s: float = 0.0
+    effective_training_time: float = 1.0  # productive / allocated
 
     def process_on(self, node: int, cores_per_node: int) -> RuntimeProcess | None:
         """The job's runtime process on `node` (made on demand: a tick of a large fleet
@@ -103,6 +125,7 @@ class FleetSnapshot:
     queued: tuple[QueuedJob, ...]
     faults: tuple[FaultView, ...]
     events: tuple[Event, ...]
+    scheduler: SchedulerView = SchedulerView()
 
     @classmethod
     def capture(cls, eng: Engine) -> FleetSnapshot:
@@ -115,6 +138,7 @@ class FleetSnapshot:
         for slot, rec in sorted(jobs.records.items(), key=lambda kv: kv[1].job_id):
             ids[slot] = rec.job_id
             name = rec.spec.name or f"{rec.spec.kind}-{rec.job_id}"
+            gp = jobs.job_goodput(slot)
             views.append(JobView(
                 job_id=rec.job_id, name=name,
                 kind=rec.spec.kind, model=rec.spec.model,
@@ -127,7 +151,9 @@ class FleetSnapshot:
                 progress=float(min(1.0, jobs.elapsed[slot] / max(jobs.duration[slot], 1e-9))),
                 restarts=rec.restarts, started_at=rec.started_at,
                 submitted_at=rec.submitted_at, seed=seed, ttft_s=rec.ttft_s,
-                itl_s=0.0 if rec.spec.job_kind.training else float(jobs.step_s[slot])))
+                itl_s=0.0 if rec.spec.job_kind.training else float(jobs.step_s[slot]),
+                **{f"{k}_s": v for k, v in gp.as_dict().items()},
+                effective_training_time=gp.effective))
         chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
@@ -138,7 +164,19 @@ class FleetSnapshot:
         queued = tuple(QueuedJob(p.job_id, p.spec.kind, p.spec.model, p.spec.nodes, p.restarts)
                        for q in sim.sched.queues for p in q)
         clock = sim.clock
-        return cls(topology=topo, tick=clock.tick, t=clock.t, wall_time=eng.wall_time,
+        sst = sim.sched
+        by_family = dict.fromkeys(FAMILIES, 0)
+        for q in sst.queues:
+            for p in q:
+                by_family[p.spec.instance_family] += 1
+        sched = SchedulerView(
+            queue_by_family=tuple(by_family.items()), rejected=sst.rejected,
+            placements=sst.placements, wait_hist=tuple(float(x) for x in sst.wait_hist),
+            wait_sum=sst.wait_sum, goodput=tuple(tuple(float(x) for x in row)
+                                                 for row in sst.goodput),
+            interruptions=tuple(sorted(sst.interruptions.items())))
+        return cls(topology=topo, scheduler=sched, tick=clock.tick, t=clock.t,
+                   wall_time=eng.wall_time,
                    tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
                    chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,
                    faults=faults, events=tuple(sim.events))

@@ -1,0 +1,29 @@
+"""`trnmon bench soak`: simulated days per wall second of a soak (`trnmon/sim/soak.py`).
+
+One line per preset: `{"bench": "soak", "preset", "sim_days_per_wall_s", ...}` at 60 s
+ticks on one core (the engine is single-threaded). Targets (issue 13): ultracluster-40k
+>= 0.5, ohio >= 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from typing import Any
+
+from trnmon.config import load_config
+from trnmon.sim.soak import soak
+
+DEFAULT_DAYS = {"ohio": 10, "ultracluster-40k": 2}
+TICK_S = 60.0
+
+
+def run(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    presets = [args.preset] if args.preset else list(DEFAULT_DAYS)
+    for name in presets:
+        days = args.repeat or DEFAULT_DAYS.get(name, 1)
+        config = load_config(preset_name=name, environ={})
+        *_, summary = soak(config, days, TICK_S)
+        yield {"bench": "soak", "preset": name, "sim_days_per_wall_s":
+               summary["sim_days_per_wall_s"], "tick_s": TICK_S, "days": days,
+               "wall_s": summary["wall_s"]}

@@ -1,0 +1,82 @@
+"""Offered load as a target: arrivals per instance family that hold a target allocation.
+
+For every family of every scheduling cell, jobs arrive as a Poisson process whose rate is
+
+    feed-forward  = target x healthy nodes / E[nodes x duration]   (jobs per second)
+    rate          = feed-forward x clip(1 + g_gap x gap + g_avg x (target - avg), 0, max)
+
+where gap = (target x healthy - allocated - queued nodes) / healthy is how far the family
+is from its target now, counting queued demand (so the queue cannot grow without bound),
+and avg is an exponential average of the allocated share (so the daily allocation holds
+the target even when a family has three nodes). E[nodes x duration] comes from a
+fixed-seed sample of the job mix (`trnmon/sim/jobmix.py`), caps included. Gains are in
+`trnmon/sim/rules.py`; the averages are part of the scheduler's state (checkpointed).
+
+With `workload.arrivals_per_hour` set, arrivals are instead a fixed Poisson rate per
+1,000 chips (a what-if and test knob), spread over the cell's families by node count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from trnmon.config.model import WorkloadConfig
+from trnmon.sim.jobmix import FAMILIES, Pool, mean_node_seconds
+from trnmon.sim.rules import (
+    ARRIVAL_EWMA_GAIN,
+    ARRIVAL_EWMA_S,
+    ARRIVAL_GAP_GAIN,
+    ARRIVAL_MAX_BOOST,
+    ARRIVAL_SAMPLES,
+)
+
+_MEAN_CACHE: dict[tuple[Pool, str], float] = {}
+_LAST: dict[int, tuple[WorkloadConfig, str]] = {}  # id -> (the config, its JSON): per tick
+
+
+def pool_mean_node_seconds(wl: WorkloadConfig, pool: Pool) -> float:
+    """`mean_node_seconds` for the pool, computed once per (pool shape, workload)."""
+    seen = _LAST.get(id(wl))
+    if seen is None or seen[0] is not wl:  # the config object keeps its id while alive
+        _LAST.clear()
+        seen = _LAST[id(wl)] = (wl, wl.model_dump_json())
+    key = (pool, seen[1])
+    if key not in _MEAN_CACHE:
+        _MEAN_CACHE[key] = mean_node_seconds(wl, pool, ARRIVAL_SAMPLES)
+    return _MEAN_CACHE[key]
+
+
+def target_rates(wl: WorkloadConfig, pools: list[Pool], healthy: npt.NDArray[np.int64],
+                 allocated: npt.NDArray[np.int64], queued: npt.NDArray[np.int64],
+                 avg: npt.NDArray[np.float64]) -> list[float]:
+    """Jobs per second for each family (FAMILIES order) of one cell; 0 where absent."""
+    rates = []
+    target = wl.target_allocation
+    for f, pool in enumerate(pools):
+        h = int(healthy[f])
+        if pool.nodes == 0 or h == 0:
+            rates.append(0.0)
+            continue
+        ff = target * h / pool_mean_node_seconds(wl, pool)
+        gap = (target * h - int(allocated[f]) - int(queued[f])) / h
+        boost = 1.0 + ARRIVAL_GAP_GAIN * gap + ARRIVAL_EWMA_GAIN * (target - float(avg[f]))
+        rates.append(ff * min(max(boost, 0.0), ARRIVAL_MAX_BOOST))
+    return rates
+
+
+def fixed_rates(wl: WorkloadConfig, pools: list[Pool], n_chips: int) -> list[float]:
+    """The fixed-rate mode: arrivals_per_hour per 1,000 chips, split by family nodes."""
+    per_s = (wl.arrivals_per_hour or 0.0) * n_chips / 1000.0 / 3600.0
+    total = sum(p.nodes for p in pools)
+    return [per_s * p.nodes / total if total else 0.0 for p in pools]
+
+
+def update_average(avg: npt.NDArray[np.float64], healthy: npt.NDArray[np.int64],
+                   allocated: npt.NDArray[np.int64], dt: float) -> None:
+    """Move each family's allocated-share average one tick towards the current share."""
+    w = 1.0 - math.exp(-dt / ARRIVAL_EWMA_S)
+    share = np.divide(allocated, healthy, out=np.zeros(len(FAMILIES)), where=healthy > 0)
+    avg += w * (share - avg)
