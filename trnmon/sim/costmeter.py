@@ -173,6 +173,32 @@ class CostMeter:
         """A placed, restarting or recently finished job's cost (None if unknown)."""
         return self.jobs(sim).get(job_id) or self.finished.get(job_id)
 
+    # --- checkpoints ----------------------------------------------------------------------
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The meter's arrays by checkpoint key (the arrays themselves, not copies)."""
+        return {"cost.dollars": self.ledger.dollars, "cost.node_seconds": self.ledger.node_seconds,
+                "cost.owner": self.owner, "cost.slot_dollars": self.slot_dollars,
+                "cost.slot_tokens": self.slot_tokens, "cost.slot_per_hour": self.slot_per_hour,
+                "cost.seen": self._seen}
+
+    def meta(self) -> dict[str, list[list[float]]]:
+        """The per-job amounts outside the slots (restarting and finished jobs)."""
+        def rows(d: dict[int, JobCost]) -> list[list[float]]:
+            return [[c.job_id, c.dollars, c.tokens, c.kept_tokens] for c in d.values()]
+        return {"carried": rows(self.carried), "finished": rows(self.finished)}
+
+    def load_meta(self, meta: dict[str, list[list[float]]]) -> None:
+        for key, target in (("carried", self.carried), ("finished", self.finished)):
+            for job_id, dollars, tokens, kept in meta.get(key, []):
+                target[int(job_id)] = JobCost(int(job_id), float(dollars), float(tokens),
+                                              float(kept))
+
+    def reprice(self, topo: Topology, pricing: PricingConfig) -> None:
+        """New rates from a reloaded configuration; what was spent stays."""
+        present = {INSTANCE_TYPES[int(i)].name for i in np.unique(topo.node_type)}
+        self.node_rate = node_rates(pricing, only=present)[topo.node_type]
+        self.currency = pricing.currency
+
     def burn_rate(self, sim: SimState) -> F64:
         """The fleet's cost per hour right now, by (family, capacity state)."""
         st, share = self.classify(sim)
