@@ -21,7 +21,8 @@ COLUMNS = (Column("id", "ID", 6), Column("name", "NAME", 20), Column("kind", "TY
            Column("model", "MODEL", 13), Column("state", "STATE", 9),
            Column("place", "PLACEMENT", 24), Column("step", "STEP", 8),
            Column("tps", "TOKENS/S", 9), Column("mfu", "MFU", 5), Column("prog", "DONE", 5),
-           Column("ett", "ETT", 5))  # effective training time: productive / allocated
+           Column("ett", "ETT", 5),  # effective training time: productive / allocated
+           Column("rate", "$/H", 7), Column("cost", "COST", 8), Column("tpd", "TOK/$", 7))
 STATE_STYLE = {"running": "green", "queued": "dim", "stalled": "yellow", "failed": "red"}
 
 
@@ -60,7 +61,10 @@ class JobsScreen(DataScreen):
                 num(j.tokens_per_second, count_text(j.tokens_per_second)),
                 num(j.mfu, f"{j.mfu:.0%}", util_style(j.mfu)),
                 num(j.progress, f"{j.progress:.0%}"),
-                num(j.effective_training_time, f"{j.effective_training_time:.0%}"))
+                num(j.effective_training_time, f"{j.effective_training_time:.0%}"),
+                num(j.cost_per_hour, count_text(j.cost_per_hour)),
+                num(j.cost_dollars, count_text(j.cost_dollars)),
+                num(j.tokens_per_dollar, count_text(j.tokens_per_dollar)))
             if self.matches(str(j.job_id), j.name, j.kind, j.model, j.state, *j.instance_ids):
                 rows[str(j.job_id)] = cells
         for q in s.queued:
@@ -68,7 +72,8 @@ class JobsScreen(DataScreen):
                      Cell(q.kind, sort=q.kind), Cell(q.model, sort=q.model),
                      Cell("queued", "dim", sort="queued"),
                      Cell(f"wants {q.nodes} nodes", "dim", sort=q.nodes), num(0, "-"),
-                     num(0, "-"), num(0, "-"), num(0, "-"), num(0, "-"))
+                     num(0, "-"), num(0, "-"), num(0, "-"), num(0, "-"), num(0, "-"),
+                     num(0, "-"), num(0, "-"))
             if self.matches(str(q.job_id), q.kind, q.model, "queued"):
                 rows[str(q.job_id)] = cells
         self.table.sync(rows)

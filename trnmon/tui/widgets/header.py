@@ -47,7 +47,10 @@ class FleetHeader(Static):
             "  power ", (watts_text(t.power_watts), "bold"),
             "  nodes ", f"{t.nodes_up}/{t.nodes}",
             "  jobs ", f"{t.jobs}+{t.queued_jobs}q",
-            "  alerts ", (f"{t.active_faults}", f"bold {RED}" if t.active_faults else GREEN))
+            "  alerts ", (f"{t.active_faults}", f"bold {RED}" if t.active_faults else GREEN),
+            "  burn ", (f"{t.cost_per_hour:,.0f}/h", "bold"),
+            f" idle {t.cost_idle_share:.0%} lost ",
+            (f"{t.cost_lost_share:.0%}", YELLOW if t.cost_lost_share > 0.1 else GREEN))
         for line in (line1, line2):
             # One row each at any width: a wrapped header would push the fleet line away.
             line.no_wrap, line.overflow = True, "ellipsis"
