@@ -87,6 +87,7 @@ class CostMeter:
         self.slot_tokens = np.zeros(n)  # processed since the job was placed in the slot
         self.slot_per_hour: F64 = np.zeros(n)
         self._seen = np.zeros(n)  # the slot's tokens_total at the last step
+        self.family_tokens = np.zeros(len(FAMILIES))  # tokens processed, by family
         self.carried: dict[int, JobCost] = {}  # jobs between placements (restarting)
         self.finished: OrderedDict[int, JobCost] = OrderedDict()  # the latest finished
 
@@ -153,8 +154,13 @@ class CostMeter:
         live = self.owner >= 0
         self.slot_dollars += np.where(live, self.slot_per_hour * (dt / SECONDS_PER_HOUR), 0.0)
         total = jobs.tokens_total
-        self.slot_tokens += np.where(live, total - self._seen, 0.0)
+        delta = np.where(live, total - self._seen, 0.0)
+        self.slot_tokens += delta
         self._seen = np.where(live, total, 0.0)
+        slot_family = np.zeros(self.owner.shape[0], dtype=np.int64)
+        slot_family[node_job[held]] = self.node_family[held]
+        self.family_tokens += np.bincount(slot_family, weights=delta,
+                                          minlength=len(FAMILIES))
 
     def jobs(self, sim: SimState) -> dict[int, JobCost]:
         """Every placed or restarting job's cost so far, by job id."""
@@ -179,7 +185,7 @@ class CostMeter:
         return {"cost.dollars": self.ledger.dollars, "cost.node_seconds": self.ledger.node_seconds,
                 "cost.owner": self.owner, "cost.slot_dollars": self.slot_dollars,
                 "cost.slot_tokens": self.slot_tokens, "cost.slot_per_hour": self.slot_per_hour,
-                "cost.seen": self._seen}
+                "cost.seen": self._seen, "cost.family_tokens": self.family_tokens}
 
     def meta(self) -> dict[str, list[list[float]]]:
         """The per-job amounts outside the slots (restarting and finished jobs)."""
