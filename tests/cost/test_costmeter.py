@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import preset_config
 from trnmon.hw.catalog import INSTANCE_TYPES
+from trnmon.sim import checkpoint as ck
 from trnmon.sim.cost import FAMILIES, CapacityState
 from trnmon.sim.costmeter import CostMeter
 from trnmon.sim.engine import Engine
@@ -83,3 +84,19 @@ def test_a_restarted_job_keeps_its_bill() -> None:
     assert cost is not None and cost.dollars >= before
     assert rec.job_id in meter.jobs(eng.sim)  # requeued or running again, not finished
     assert rec.job_id not in meter.finished
+
+
+def test_the_meter_survives_a_checkpoint() -> None:
+    eng = _engine()
+    for _ in range(50):
+        eng.step(10.0)
+    restored = ck.restore(ck.capture(eng), eng.config)
+    for key, arr in eng.cost.arrays().items():
+        np.testing.assert_array_equal(restored.cost.arrays()[key], arr, err_msg=key)
+    assert restored.cost.jobs(restored.sim).keys() == eng.cost.jobs(eng.sim).keys()
+    for _ in range(20):
+        eng.step(10.0)
+        restored.step(10.0)
+    np.testing.assert_array_equal(restored.cost.ledger.dollars, eng.cost.ledger.dollars)
+    a, b = eng.cost.jobs(eng.sim), restored.cost.jobs(restored.sim)
+    assert {j: c.dollars for j, c in a.items()} == {j: c.dollars for j, c in b.items()}
