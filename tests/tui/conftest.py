@@ -10,13 +10,14 @@ import pytest
 from tests.tui.fakes import FakeSource
 from trnmon.tui.app import NeuronTopApp
 from trnmon.tui.messages import SummaryReady
+from trnmon.tui.settings import Settings
 
 
 class DrivenApp(NeuronTopApp):
     """No threads: `deliver()` fetches the frame the visible screen wants, synchronously."""
 
-    def __init__(self, source: FakeSource) -> None:
-        super().__init__(source, start_threads=False)
+    def __init__(self, source: FakeSource, settings: Settings | None = None) -> None:
+        super().__init__(source, start_threads=False, settings=settings)
         self.fake = source
 
     def deliver(self) -> None:

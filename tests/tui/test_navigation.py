@@ -18,6 +18,7 @@ from trnmon.tui.screens.node import NodeScreen
 from trnmon.tui.widgets.header import FleetHeader
 from trnmon.tui.widgets.heatmap import HeatmapView
 from trnmon.tui.widgets.keyed_table import KeyedTable
+from trnmon.tui.widgets.virtual_table import VirtualTable
 
 Scenario = Callable[[DrivenApp, Pilot[None]], Awaitable[None]]
 
@@ -34,10 +35,14 @@ def table(app: DrivenApp, selector: str) -> KeyedTable:
     return app.screen.query_one(selector, KeyedTable)
 
 
+def fleet_table(app: DrivenApp) -> VirtualTable:
+    return app.screen.query_one("#fleet-table", VirtualTable)
+
+
 def test_fleet_lists_every_node(app: DrivenApp, fake: FakeSource) -> None:
     async def scenario(app: DrivenApp, pilot: Pilot[None]) -> None:
         assert isinstance(app.screen, FleetScreen)
-        assert table(app, "#fleet-table").row_count == len(fake.engine.topo.instance_ids)
+        assert fleet_table(app).row_count == len(fake.engine.topo.instance_ids)
         header = str(app.screen.query_one(FleetHeader).render())
         assert "chips 92" in header and "fake tiny" in header
         assert app.screen.query_one(HeatmapView).chips == 92
@@ -46,7 +51,7 @@ def test_fleet_lists_every_node(app: DrivenApp, fake: FakeSource) -> None:
 
 def test_drill_down_to_device_and_back(app: DrivenApp, fake: FakeSource) -> None:
     async def scenario(app: DrivenApp, pilot: Pilot[None]) -> None:
-        first = table(app, "#fleet-table").cursor_key
+        first = fleet_table(app).cursor_key
         await pilot.press("enter")
         assert isinstance(app.screen, NodeScreen) and app.screen.instance_id == first
         await settle(pilot, lambda: app.frame is not None and app.frame.detail is not None
@@ -70,10 +75,10 @@ def test_group_levels_drill_and_climb(app: DrivenApp) -> None:
         screen = app.screen
         assert isinstance(screen, FleetScreen) and screen.level == "node"
         await pilot.press("g")  # node -> az
-        assert screen.level == "az" and table(app, "#fleet-table").row_count == 1
+        assert screen.level == "az" and fleet_table(app).row_count == 1
         await pilot.press("enter")  # into the AZ: its racks
         assert screen.level == "rack" and screen.scope == [("az", "us-east-2a")]
-        assert table(app, "#fleet-table").row_count == 3
+        assert fleet_table(app).row_count == 3
         await pilot.press("escape")
         assert screen.level == "az" and not screen.scope
     run(app, scenario)
@@ -83,18 +88,18 @@ def test_filter_narrows_and_escape_clears(app: DrivenApp) -> None:
     async def scenario(app: DrivenApp, pilot: Pilot[None]) -> None:
         await pilot.press("slash", *"inf2")
         await pilot.pause()
-        assert table(app, "#fleet-table").row_count == 1
+        assert fleet_table(app).row_count == 1
         await pilot.press("enter")  # keeps the filter, closes the box
-        assert table(app, "#fleet-table").row_count == 1
+        assert fleet_table(app).row_count == 1
         await pilot.press("slash", "escape")
         await pilot.pause()
-        assert table(app, "#fleet-table").row_count == 6
+        assert fleet_table(app).row_count == 6
     run(app, scenario)
 
 
 def test_sort_by_column_and_reverse(app: DrivenApp) -> None:
     async def scenario(app: DrivenApp, pilot: Pilot[None]) -> None:
-        t = table(app, "#fleet-table")
+        t = fleet_table(app)
         t.set_sort("power", reverse=True)
         await pilot.pause()
         powers = [t.get_row_at(i)[3].sort for i in range(t.row_count)]

@@ -82,11 +82,18 @@ class FleetTotals(Model):
     currency: str = "USD"
 
 
+# Per-chip state codes overlaid on the heatmap whatever its metric; a bigger code is worse,
+# so an aggregated cell shows the max (the worst state wins).
+HEAT_STATES = ("ok", "throttled", "link", "hung", "failed", "lost")
+
+
 class Heatmap(Model):
-    """Per-chip values in topology order, one byte each (0..255 over HEAT_RANGE)."""
+    """Per-chip values in topology order, one byte each (0..255 over HEAT_RANGE), plus one
+    HEAT_STATES code per chip in `states` (empty from sources that do not report health)."""
 
     chips: int
     values: dict[str, str]  # metric -> base64 bytes
+    states: str = ""  # base64 bytes, one HEAT_STATES index per chip
 
     @staticmethod
     def encode(per_metric: dict[str, npt.ArrayLike]) -> Heatmap:
@@ -99,6 +106,16 @@ class Heatmap(Model):
             q = np.clip((a - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
             values[name] = base64.b64encode(q.tobytes()).decode("ascii")
         return Heatmap(chips=chips, values=values)
+
+    @staticmethod
+    def encode_states(codes: npt.ArrayLike) -> str:
+        return base64.b64encode(np.asarray(codes, dtype=np.uint8).tobytes()).decode("ascii")
+
+    def decode_states(self) -> npt.NDArray[np.uint8]:
+        """One HEAT_STATES index per chip (all "ok" when the source sent none)."""
+        if not self.states:
+            return np.zeros(self.chips, dtype=np.uint8)
+        return np.frombuffer(base64.b64decode(self.states), dtype=np.uint8)
 
     def decode(self, metric: str) -> npt.NDArray[np.float32]:
         lo, hi = HEAT_RANGE[metric]

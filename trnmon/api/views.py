@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from trnmon.api.models import (
     CoreDetail,
@@ -73,12 +74,26 @@ def heatmap(snap: FleetSnapshot) -> Heatmap:
     st = snap.state
     power_ratio = st.power_w / np.array([CHIPS[k].max_watts for k in sorted(CHIPS)],
                                         dtype=np.float32)[snap.topology.chip_kind]
-    return Heatmap.encode({
+    heat = Heatmap.encode({
         "utilization": snap.chip_util,
         "hbm": snap.hbm_used_total / snap.hbm_capacity,
         "temperature": st.temp_c,
         "power": power_ratio,
     })
+    return heat.model_copy(update={"states": Heatmap.encode_states(heat_states(snap))})
+
+
+def heat_states(snap: FleetSnapshot) -> npt.NDArray[np.uint8]:
+    """HEAT_STATES code per chip: the worst of throttled, link not up, hung, failed, lost."""
+    st = snap.state
+    codes = np.zeros(st.health.shape[0], dtype=np.uint8)
+    codes[st.throttled] = 1
+    codes[(st.link_state != LinkState.UP).any(axis=1)] = 2
+    codes[st.health == Health.HUNG] = 3
+    codes[st.health == Health.FAILED] = 4
+    lost = (st.health == Health.LOST) | ~st.node_up[snap.topology.chip_node]
+    codes[lost] = 5
+    return codes
 
 
 def fleet_summary(snap: FleetSnapshot, *, source: str = "emulated") -> FleetSummary:

@@ -40,5 +40,7 @@ def register(sub: SubParsers) -> None:
                    help="daemon: seconds between scrapes of each target (default 15)")
     p.add_argument("--rounds", type=int, help="daemon: measured intervals (default 2)")
     p.add_argument("--concurrency", type=int, help="daemon: requests in flight (default 16)")
+    p.add_argument("--idle-seconds", type=float, default=30.0, metavar="S",
+                   help="tui: seconds of the idle CPU measurement (default 30)")
     p.set_defaults(handler=_run)
 

@@ -23,8 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_args(p)
     p.add_argument("--speed", type=float, default=1.0,
                    help="simulated seconds per wall second (embedded fleet; default 1)")
-    p.add_argument("--interval", type=float, default=1.0,
-                   help="screen refresh interval in seconds (default 1; +/- change it)")
+    p.add_argument("--interval", type=float, default=None,
+                   help="screen refresh interval in seconds (default: the saved one, else "
+                        "1; +/- change it)")
+    p.add_argument("--no-config", action="store_true",
+                   help="ignore the saved settings (theme, sort, grouping, heatmap metric, "
+                        "interval) and do not save them on exit")
     p.add_argument("--once", action="store_true",
                    help="print the fleet summary as text and exit (for scripts)")
     p.add_argument("--connect", metavar="URL",
@@ -48,7 +52,7 @@ def make_source(args: argparse.Namespace) -> FleetSource:
         from trnmon.sources.prometheus import PrometheusSource
 
         try:
-            return PrometheusSource(args.prometheus, interval=max(args.interval, 0.5))
+            return PrometheusSource(args.prometheus, interval=max(args.interval or 1.0, 0.5))
         except ValueError as exc:
             raise TrnmonError(f"--prometheus: {exc}") from None
     if args.connect:
@@ -95,14 +99,16 @@ def run_once(source: FleetSource) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
-        if not args.interval > 0:
+        if args.interval is not None and not args.interval > 0:
             raise TrnmonError(f"--interval must be > 0 (got {args.interval})")
         source = make_source(args)
         if args.once:
             return run_once(source)
         from trnmon.tui.app import NeuronTopApp
+        from trnmon.tui.settings import Settings, default_path
 
-        NeuronTopApp(source, interval=args.interval).run()
+        settings = Settings.load(None if args.no_config else default_path())
+        NeuronTopApp(source, interval=args.interval, settings=settings).run()
         return 0
 
     return run_main("neuron-top", body)

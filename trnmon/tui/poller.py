@@ -19,6 +19,8 @@ INTERVALS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class Poller:
+    """Reads the source on its own thread, paced to `interval`, and posts one Frame."""
+
     def __init__(self, source: FleetSource, post: Callable[[Frame], object], *,
                  interval: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.source = source
@@ -100,4 +102,4 @@ class Poller:
         detail = src.node_detail(focus.node) if focus.node else None
         history = src.history(focus.history) if focus.history else None
         return Frame(summary=src.latest(), status=src.status, focus=focus, detail=detail,
-                     history=history)
+                     history=history, received=self._clock())

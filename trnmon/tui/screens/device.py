@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Label, Sparkline, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
 
 from trnmon.api.models import DeviceDetail, NodeDetail
 from trnmon.tui.messages import Focus, Frame
@@ -23,10 +23,11 @@ from trnmon.tui.text import (
     temp_style,
     watts_text,
 )
+from trnmon.tui.widgets.charts import chart_line, chip_scales
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
-SPARKS = (("utilization", "util"), ("hbm_used_bytes", "HBM"), ("power_watts", "power"),
-          ("temperature_celsius", "temp"))
+SPARKS = (("utilization", "util "), ("hbm_used_bytes", "HBM  "), ("power_watts", "power"),
+          ("temperature_celsius", "temp "))
 LINK_COLUMNS = (Column("port", "PORT", 8), Column("kind", "KIND", 11),
                 Column("peer", "PEER", 26), Column("state", "STATE", 9),
                 Column("bw", "BANDWIDTH", 11), Column("rate", "TX RATE", 11),
@@ -66,7 +67,10 @@ def counters_table(dev: DeviceDetail) -> Table:
 
 
 class DeviceScreen(DataScreen):
+    """One NeuronDevice: cores and engines, history, counters and links."""
+
     VIEW = "device"
+    SCROLL_BODY = "#device-body"
 
     def __init__(self, instance_id: str, device: int) -> None:
         super().__init__()
@@ -83,10 +87,7 @@ class DeviceScreen(DataScreen):
             yield Static("loading…", id="device-title")
             with Horizontal(id="device-top"):
                 yield Static("", id="cores")
-                with Vertical(id="sparks"):
-                    for key, label in SPARKS:
-                        yield Label(label, id=f"label-{key}", classes="spark-label")
-                        yield Sparkline([], id=f"spark-{key}", summary_function=max)
+                yield Static("history: waiting for data…", id="sparks")
             with Horizontal(id="device-bottom"):
                 yield Static("", id="counters")
                 yield KeyedTable(LINK_COLUMNS, sort_by="port", id="link-table")
@@ -115,15 +116,14 @@ class DeviceScreen(DataScreen):
         self.query_one("#counters", Static).update(counters_table(dev))
         hist = frame.history
         if hist is not None and hist.scope == f"{self.instance_id}/nd{self.device}":
-            for key, label in SPARKS:
-                values = hist.series.get(key, [])
-                self.query_one(f"#spark-{key}", Sparkline).data = values
-                last = values[-1] if values else 0.0
-                shown = (f"{last:.0%}" if key == "utilization" else bytes_text(last)
-                         if key.startswith("hbm") else watts_text(last)
-                         if key.startswith("power") else celsius_text(last, 1))
-                self.query_one(f"#label-{key}", Label).update(
-                    f"{label} {shown} · {len(values)} ticks")
+            box = self.query_one("#sparks", Static)
+            width = max(30, box.content_size.width or self.size.width // 2)
+            scales = chip_scales(dev.chip_name, dev.hbm_total_bytes)
+            minutes = (hist.t[-1] - hist.t[0]) / 60 if len(hist.t) > 1 else 0.0
+            box.update(Text("\n").join([
+                Text(f"history · last {minutes:.1f} min · fixed scales", style="bold"),
+                *(chart_line(label, hist.series.get(key, []), scales[key], width)
+                  for key, label in SPARKS)]))
         rows: dict[str, tuple[Cell, ...]] = {}
         for ln in dev.links:
             rate = self._rates.get((dev.device, ln.port))

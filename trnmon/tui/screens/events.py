@@ -8,17 +8,18 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.widgets import DataTable
 
-from trnmon.tui.messages import Frame
+from trnmon.tui.messages import Frame, OpenNode
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.text import SEVERITY_STYLE
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
 EVENT_COLUMNS = (Column("seq", "#", 6), Column("time", "TIME (UTC)", 10),
-                 Column("sev", "SEVERITY", 9), Column("kind", "KIND", 16),
-                 Column("where", "WHERE", 24), Column("text", "WHAT", 60))
-FAULT_COLUMNS = (Column("id", "FAULT", 6), Column("kind", "KIND", 18),
-                 Column("where", "WHERE", 28), Column("since", "SINCE", 10),
+                 Column("sev", "SEVERITY", 9), Column("kind", "KIND", 20),
+                 Column("where", "WHERE", 28), Column("text", "WHAT", 60))
+FAULT_COLUMNS = (Column("id", "FAULT", 6), Column("kind", "KIND", 20),
+                 Column("where", "WHERE", 34), Column("since", "SINCE", 10),
                  Column("until", "CLEARS", 10), Column("how", "ORIGIN", 9))
 
 
@@ -27,8 +28,17 @@ def hms(wall: float) -> str:
 
 
 class EventsScreen(DataScreen):
+    """Active faults, then the event log newest first; Enter opens the row's node."""
+
     VIEW = "events"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "cycle_sort", "Sort")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("enter", "open_node", "Open node", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._row_nodes: dict[tuple[str, str], str] = {}  # (table id, row key) -> instance id
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -42,6 +52,7 @@ class EventsScreen(DataScreen):
         if s is None:
             return
         epoch = s.wall_time - s.t  # sim t -> the source's wall clock
+        self._row_nodes = {}
         faults: dict[str, tuple[Cell, ...]] = {}
         for f in s.faults:
             where = f.instance_id + (f"/nd{f.device}" if f.device >= 0 else "")
@@ -53,16 +64,19 @@ class EventsScreen(DataScreen):
                    Cell("injected" if f.injected else "random", sort=str(f.injected)))
             if self.matches(f.kind, where):
                 faults[str(f.fault_id)] = row
+                self._row_nodes[("fault-table", str(f.fault_id))] = f.instance_id
         ft = self.query_one("#fault-table", KeyedTable)
         ft.sync(faults)
         ft.border_title = f"active faults ({len(s.faults)})"
         events: dict[str, tuple[Cell, ...]] = {}
-        for e in self.neuron_app.events_log:
+        for e in frame.events:
             where = e.instance_id + (f"/nd{e.device}" if e.device >= 0 else "")
             if e.job_id:
                 where = (where + f" job {e.job_id}").strip()
             if not self.matches(e.kind, e.severity, where, e.text):
                 continue
+            if e.instance_id:
+                self._row_nodes[("event-table", str(e.seq))] = e.instance_id
             events[str(e.seq)] = (
                 num(e.seq, str(e.seq)), num(e.t, hms(epoch + e.t)),
                 Cell(e.severity, SEVERITY_STYLE.get(e.severity, ""), sort=e.severity),
@@ -74,3 +88,16 @@ class EventsScreen(DataScreen):
 
     def action_cycle_sort(self) -> None:
         self.query_one("#event-table", KeyedTable).cycle_sort()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_node()
+
+    def action_open_node(self) -> None:
+        """Enter on a fault or an event: the Node view of where it happened."""
+        table = self.focused if isinstance(self.focused, KeyedTable) else None
+        table = table or self.query_one("#event-table", KeyedTable)
+        key = table.cursor_key
+        node = self._row_nodes.get((table.id or "", key)) if key is not None else None
+        if node:
+            self.post_message(OpenNode(node))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -9,24 +11,69 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from trnmon.api.models import HEAT_METRICS
-from trnmon.tui.messages import Frame
+from trnmon.api.models import HEAT_METRICS, JobModel, QueuedJobModel
+from trnmon.tui.messages import Frame, OpenNode
 from trnmon.tui.screens.base import DataScreen
 from trnmon.tui.screens.fleet import node_chip_mask
 from trnmon.tui.text import count_text, util_style
 from trnmon.tui.widgets.heatmap import HeatmapView
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 
-COLUMNS = (Column("id", "ID", 6), Column("name", "NAME", 20), Column("kind", "TYPE", 10),
-           Column("model", "MODEL", 13), Column("state", "STATE", 9),
-           Column("place", "PLACEMENT", 24), Column("step", "STEP", 8),
-           Column("tps", "TOKENS/S", 9), Column("mfu", "MFU", 5), Column("prog", "DONE", 5),
-           Column("ett", "ETT", 5),  # effective training time: productive / allocated
-           Column("rate", "$/H", 7), Column("cost", "COST", 8), Column("tpd", "TOK/$", 7))
 STATE_STYLE = {"running": "green", "queued": "dim", "stalled": "yellow", "failed": "red"}
 
 
+def placement(j: JobModel) -> str:
+    first = j.instance_ids[0] if j.instance_ids else "-"
+    return f"{first} +{len(j.nodes) - 1}" if len(j.nodes) > 1 else first
+
+
+@dataclass(frozen=True, slots=True)
+class JobColumn:
+    """One Jobs column: its header, a running job's cell and a queued job's cell."""
+
+    column: Column
+    running: Callable[[JobModel], Cell]
+    queued: Callable[[QueuedJobModel], Cell] = lambda q: num(0, "-")
+
+
+# The Jobs table, one line per column (add a column here and nowhere else).
+JOB_COLUMNS: tuple[JobColumn, ...] = (
+    JobColumn(Column("id", "ID", 6), lambda j: num(j.job_id, str(j.job_id)),
+              lambda q: num(q.job_id, str(q.job_id))),
+    JobColumn(Column("name", "NAME", 20), lambda j: Cell(j.name, sort=j.name),
+              lambda q: Cell(f"{q.kind}-{q.job_id}", sort="")),
+    JobColumn(Column("kind", "TYPE", 15), lambda j: Cell(j.kind, sort=j.kind),
+              lambda q: Cell(q.kind, sort=q.kind)),
+    JobColumn(Column("model", "MODEL", 13), lambda j: Cell(j.model, sort=j.model),
+              lambda q: Cell(q.model, sort=q.model)),
+    JobColumn(Column("state", "STATE", 13),
+              lambda j: Cell(j.state, STATE_STYLE.get(j.state, "yellow"), sort=j.state),
+              lambda q: Cell("queued", "dim", sort="queued")),
+    JobColumn(Column("place", "PLACEMENT", 24),
+              lambda j: Cell(placement(j), sort=len(j.nodes)),
+              lambda q: Cell(f"wants {q.nodes} nodes", "dim", sort=q.nodes)),
+    JobColumn(Column("step", "STEP", 8), lambda j: num(j.step_seconds, f"{j.step_seconds:.2f}s")),
+    JobColumn(Column("tps", "TOKENS/S", 9),
+              lambda j: num(j.tokens_per_second, count_text(j.tokens_per_second))),
+    JobColumn(Column("mfu", "MFU", 5), lambda j: num(j.mfu, f"{j.mfu:.0%}", util_style(j.mfu))),
+    JobColumn(Column("prog", "DONE", 5), lambda j: num(j.progress, f"{j.progress:.0%}")),
+    # effective training time: productive / allocated (issue 13's goodput)
+    JobColumn(Column("ett", "ETT", 5), lambda j: num(j.effective_training_time,
+                                                      f"{j.effective_training_time:.0%}")),
+    # price-performance (issue 19): burn rate, cost so far, tokens per unit of cost
+    JobColumn(Column("rate", "$/H", 7), lambda j: num(j.cost_per_hour,
+                                                       count_text(j.cost_per_hour))),
+    JobColumn(Column("cost", "COST", 8), lambda j: num(j.cost_dollars,
+                                                        count_text(j.cost_dollars))),
+    JobColumn(Column("tpd", "TOK/$", 7), lambda j: num(j.tokens_per_dollar,
+                                                        count_text(j.tokens_per_dollar))),
+)
+COLUMNS = tuple(c.column for c in JOB_COLUMNS)
+
+
 class JobsScreen(DataScreen):
+    """Every running and queued job; Enter opens the job's first node."""
+
     VIEW = "jobs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "cycle_metric", "Metric"),
@@ -51,29 +98,11 @@ class JobsScreen(DataScreen):
             return
         rows: dict[str, tuple[Cell, ...]] = {}
         for j in s.jobs:
-            first = j.instance_ids[0] if j.instance_ids else "-"
-            place = f"{first} +{len(j.nodes) - 1}" if len(j.nodes) > 1 else first
-            cells = (
-                num(j.job_id, str(j.job_id)), Cell(j.name, sort=j.name),
-                Cell(j.kind, sort=j.kind), Cell(j.model, sort=j.model),
-                Cell(j.state, STATE_STYLE.get(j.state, "yellow"), sort=j.state),
-                Cell(place, sort=len(j.nodes)), num(j.step_seconds, f"{j.step_seconds:.2f}s"),
-                num(j.tokens_per_second, count_text(j.tokens_per_second)),
-                num(j.mfu, f"{j.mfu:.0%}", util_style(j.mfu)),
-                num(j.progress, f"{j.progress:.0%}"),
-                num(j.effective_training_time, f"{j.effective_training_time:.0%}"),
-                num(j.cost_per_hour, count_text(j.cost_per_hour)),
-                num(j.cost_dollars, count_text(j.cost_dollars)),
-                num(j.tokens_per_dollar, count_text(j.tokens_per_dollar)))
+            cells = tuple(c.running(j) for c in JOB_COLUMNS)
             if self.matches(str(j.job_id), j.name, j.kind, j.model, j.state, *j.instance_ids):
                 rows[str(j.job_id)] = cells
         for q in s.queued:
-            cells = (num(q.job_id, str(q.job_id)), Cell(f"{q.kind}-{q.job_id}", sort=""),
-                     Cell(q.kind, sort=q.kind), Cell(q.model, sort=q.model),
-                     Cell("queued", "dim", sort="queued"),
-                     Cell(f"wants {q.nodes} nodes", "dim", sort=q.nodes), num(0, "-"),
-                     num(0, "-"), num(0, "-"), num(0, "-"), num(0, "-"), num(0, "-"),
-                     num(0, "-"), num(0, "-"))
+            cells = tuple(c.queued(q) for c in JOB_COLUMNS)
             if self.matches(str(q.job_id), q.kind, q.model, "queued"):
                 rows[str(q.job_id)] = cells
         self.table.sync(rows)
@@ -84,7 +113,7 @@ class JobsScreen(DataScreen):
         self._highlight()
 
     def _highlight(self) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         key = self.table.cursor_key
         hm = self.query_one(HeatmapView)
         if frame is None or frame.summary is None or key is None:
@@ -101,17 +130,17 @@ class JobsScreen(DataScreen):
         self.action_open_job()
 
     def action_open_job(self) -> None:
-        frame = self.neuron_app.frame
+        frame = self.frame
         key = self.table.cursor_key
         if frame is None or frame.summary is None or key is None:
             return
         job = next((j for j in frame.summary.jobs if str(j.job_id) == key), None)
         if job is not None and job.instance_ids:
-            self.neuron_app.open_node(job.instance_ids[0])
+            self.post_message(OpenNode(job.instance_ids[0]))
 
     def action_cycle_metric(self) -> None:
         hm = self.query_one(HeatmapView)
-        hm.set_metric(HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)])
+        hm.metric = HEAT_METRICS[(HEAT_METRICS.index(hm.metric) + 1) % len(HEAT_METRICS)]
         self.redraw()
 
     def action_cycle_sort(self) -> None:

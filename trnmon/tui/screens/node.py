@@ -12,12 +12,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.widgets import DataTable, Static
 
 from trnmon.api.models import NodeDetail
-from trnmon.tui.messages import Focus, Frame
+from trnmon.tui.messages import Focus, Frame, OpenDevice, OpenProcesses
 from trnmon.tui.screens.base import DataScreen
-from trnmon.tui.screens.processes import ProcessesScreen
 from trnmon.tui.text import (
     bytes_text,
     celsius_text,
@@ -27,6 +27,7 @@ from trnmon.tui.text import (
     util_style,
     watts_text,
 )
+from trnmon.tui.widgets.charts import HistoryStrip, Scale, chip_scales, pct, tdp_watts
 from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 from trnmon.tui.widgets.node_panels import CoreGrid, HostPanel, TorusView
 
@@ -48,7 +49,10 @@ def link_rates(prev: NodeDetail | None, cur: NodeDetail) -> dict[tuple[int, str]
 
 
 class NodeScreen(DataScreen):
+    """One instance: core grid, host, NeuronLink torus or ring, devices and jobs."""
+
     VIEW = "node"
+    SCROLL_BODY = "#node-body"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_flops", "% / TFLOPS"),
         Binding("enter", "open_device", "Device", show=False),
@@ -60,6 +64,7 @@ class NodeScreen(DataScreen):
         self.instance_id = instance_id
         self._prev: NodeDetail | None = None
         self._rates: dict[tuple[int, str], float] = {}
+        self._cursor_row: int | None = None
 
     def wanted_focus(self) -> Focus:
         return Focus(node=self.instance_id, history=self.instance_id)
@@ -73,6 +78,7 @@ class NodeScreen(DataScreen):
                 with Vertical(id="node-side"):
                     yield HostPanel(id="host")
                     yield TorusView(id="torus")
+            yield HistoryStrip(id="node-history")
             yield KeyedTable(COLUMNS, sort_by="nd", id="device-table")
             yield Static("", id="node-jobs")
         yield from self.compose_footer()
@@ -97,6 +103,12 @@ class NodeScreen(DataScreen):
         self.query_one(CoreGrid).set_detail(d)
         self.query_one(HostPanel).set_detail(d)
         self.query_one(TorusView).set_detail(d, self._rates)
+        if frame.history is not None and frame.history.scope == self.instance_id:
+            hbm = sum(dev.hbm_total_bytes for dev in d.devices)
+            scales = chip_scales(d.devices[0].chip_name if d.devices else "", hbm)
+            scales.update(utilization=Scale(0.0, 1.0, pct),
+                          power_watts=Scale(0.0, tdp_watts(loc.instance_type), watts_text))
+            self.query_one(HistoryStrip).show(frame.history, scales)
         rows: dict[str, tuple[Cell, ...]] = {}
         for dev in d.devices:
             used = sum(dev.hbm_used_bytes.values())
@@ -131,17 +143,27 @@ class NodeScreen(DataScreen):
 
     def action_toggle_flops(self) -> None:
         grid = self.query_one(CoreGrid)
-        grid.flops = not grid.flops
-        grid.refresh()
+        grid.flops = not grid.flops  # reactive: the grid redraws itself
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Keep the device under the cursor on screen: the table does not scroll itself,
+        the page does."""
+        if self._cursor_row is None or event.cursor_row == self._cursor_row:
+            self._cursor_row = event.cursor_row  # the first highlight: stay at the top
+            return
+        self._cursor_row = event.cursor_row
+        table, body = event.data_table, self.query_one("#node-body", VerticalScroll)
+        y = table.virtual_region.y + 2 + event.cursor_row  # border + header row
+        body.scroll_to_region(Region(0, y - 1, 1, 3), animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open_device()
 
     def action_open_processes(self) -> None:
-        self.app.push_screen(ProcessesScreen(self.instance_id))
+        self.post_message(OpenProcesses(self.instance_id))
 
     def action_open_device(self) -> None:
         key = self.query_one("#device-table", KeyedTable).cursor_key
         if key is not None:
-            self.neuron_app.open_device(self.instance_id, int(key))
+            self.post_message(OpenDevice(self.instance_id, int(key)))

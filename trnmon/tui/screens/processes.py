@@ -60,6 +60,8 @@ def process_cells(p: ProcessModel, node_hbm: float) -> tuple[Cell, ...]:
 
 
 class ProcessesScreen(DataScreen):
+    """The Neuron runtime processes of one node, one row each."""
+
     VIEW = "processes"
     BINDINGS: ClassVar[list[BindingType]] = []
     DEFAULT_CSS = """

@@ -11,14 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
-
-SegmentLines = list[list[Segment]]
-CELL_CACHE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +32,8 @@ class Cell:
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """A column: key, header label and width (widened to fit the label and sort arrow)."""
+
     key: str
     label: str
     width: int
@@ -44,10 +41,13 @@ class Column:
 
 
 def num(value: float, text: str, style: str = "") -> Cell:
+    """A right-aligned numeric cell that sorts by `value`."""
     return Cell(Text(text, style=style, justify="right", no_wrap=True, end=""), sort=value)
 
 
 class KeyedTable(DataTable[Cell]):
+    """A row-cursor DataTable fed whole row sets by `sync()` and diffed against the last."""
+
     def __init__(self, columns: Iterable[Column], *, sort_by: str | None = None,
                  reverse: bool = False, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -55,16 +55,16 @@ class KeyedTable(DataTable[Cell]):
         self.sort_by = sort_by or self.specs[0].key
         self.reverse = reverse
         self._shown: dict[str, tuple[Cell, ...]] = {}
-        self._cells: dict[tuple[object, ...], tuple[object, SegmentLines]] = {}
         self._sorted_for: tuple[str, bool] | None = None
 
     def on_mount(self) -> None:
         for c in self.specs:
-            self.add_column(self._label(c), key=c.key, width=c.width)
+            self.add_column(self._label(c), key=c.key, width=max(c.width, len(c.label) + 1))
 
     def _label(self, c: Column) -> Text:
-        arrow = (" ▼" if self.reverse else " ▲") if c.key == self.sort_by else ""
-        return Text(c.label + arrow, style="bold")
+        # The arrow goes first so a narrow column can never clip it.
+        arrow = ("▼" if self.reverse else "▲") if c.key == self.sort_by else ""
+        return Text(arrow + c.label, style="bold")
 
     # --- the diff ----------------------------------------------------------------------
     def sync(self, rows: Mapping[str, tuple[Cell, ...]]) -> int:
@@ -74,7 +74,12 @@ class KeyedTable(DataTable[Cell]):
         cursor_key = self.cursor_key
         structural = False
         written = 0
-        for gone in [k for k in self._shown if k not in rows]:
+        gone_keys = [k for k in self._shown if k not in rows]
+        if len(gone_keys) > len(self._shown) // 2 and len(gone_keys) > 32:
+            # Most rows change (a new grouping, a filter): one clear and a sorted bulk add
+            # beats thousands of single removes and inserts.
+            return self._rebuild(rows, cursor_key, sort_i)
+        for gone in gone_keys:
             self.remove_row(gone)
             del self._shown[gone]
             structural = True
@@ -85,9 +90,10 @@ class KeyedTable(DataTable[Cell]):
                 self.add_row(*cells, key=key)
                 structural = True
                 written += len(cells)
-            elif old != cells:
+            elif old != cells or old[sort_i].sort != cells[sort_i].sort:
+                # A sort value can move while the text stays (HEALTH: "healthy" but busier).
                 for i, (a, b) in enumerate(zip(old, cells, strict=True)):
-                    if a != b:
+                    if a != b or (i == sort_i and a.sort != b.sort):
                         self.update_cell(key, keys[i], b)
                         written += 1
                         resort = resort or i == sort_i
@@ -100,14 +106,28 @@ class KeyedTable(DataTable[Cell]):
                 self.move_cursor(row=self.get_row_index(cursor_key), animate=False)
         return written
 
+    def _rebuild(self, rows: Mapping[str, tuple[Cell, ...]], cursor_key: str | None,
+                 sort_i: int) -> int:
+        self.clear()
+        ordered = sorted(rows.items(), key=lambda kv: kv[1][sort_i].sort, reverse=self.reverse)
+        for key, cells in ordered:  # already in order: no sort pass after
+            self.add_row(*cells, key=key)
+        self._shown = dict(ordered)
+        self._sorted_for = (self.sort_by, self.reverse)
+        if cursor_key is not None and cursor_key in self._shown:
+            self.move_cursor(row=self.get_row_index(cursor_key), animate=False)
+        return sum(len(c) for c in rows.values())
+
     def _sort(self) -> None:
         self._sorted_for = (self.sort_by, self.reverse)
         self.sort(self.sort_by, key=lambda cell: cell.sort, reverse=self.reverse)
 
     # --- sorting by the operator ---------------------------------------------------------
     def set_sort(self, key: str, *, reverse: bool | None = None) -> None:
+        """Sort by column `key`; by default the same column flips, and a new numeric
+        column starts descending (the biggest, hottest, busiest on top)."""
         if reverse is None:
-            reverse = not self.reverse if key == self.sort_by else self.reverse
+            reverse = not self.reverse if key == self.sort_by else self._numeric(key)
         old = self.sort_by
         self.sort_by, self.reverse = key, reverse
         for c in self.specs:
@@ -118,37 +138,16 @@ class KeyedTable(DataTable[Cell]):
         if cursor_key is not None:
             self.move_cursor(row=self.get_row_index(cursor_key), animate=False)
 
-    def cycle_sort(self) -> None:
-        keys = [c.key for c in self.specs]
-        self.set_sort(keys[(keys.index(self.sort_by) + 1) % len(keys)], reverse=self.reverse)
+    def _numeric(self, key: str) -> bool:
+        i = [c.key for c in self.specs].index(key)
+        first = next(iter(self._shown.values()), None)
+        return first is not None and not isinstance(first[i].sort, str)
 
-    # --- rendering ---------------------------------------------------------------------
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> SegmentLines:
-        """DataTable re-renders every visible cell after any update (its cache key holds an
-        update counter); keyed by what the cell shows instead, only changed cells render."""
-        if row_index < 0 or column_index < 0:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                        hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                        hover)
-        value = self._data[row_key][column_key]
-        key = (row_index, column_index, base_style, width, cursor, hover,
-               self._show_hover_cursor, self._pseudo_class_state)
-        hit = self._cells.get(key)
-        # sync() replaces a cell object only when what it shows changed, so identity is
-        # the test (the entry holds the object, so its id cannot be reused meanwhile).
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                     hover)
-        if len(self._cells) >= CELL_CACHE:
-            self._cells.clear()  # a bound: the next repaint refills it
-        self._cells[key] = (value, lines)
-        return lines
+    def cycle_sort(self) -> None:
+        """`s`: the next column, in its natural first direction."""
+        keys = [c.key for c in self.specs]
+        nxt = keys[(keys.index(self.sort_by) + 1) % len(keys)]
+        self.set_sort(nxt, reverse=self._numeric(nxt))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
@@ -156,6 +155,7 @@ class KeyedTable(DataTable[Cell]):
 
     @property
     def cursor_key(self) -> str | None:
+        """The row key under the cursor (None on an empty table)."""
         if not self.row_count:
             return None
         try:
