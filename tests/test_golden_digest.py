@@ -66,8 +66,11 @@ def digest(eng: Engine) -> str:
     h.update(snap.chip_job_id.tobytes())
     views = repr((snap.tick, snap.t, snap.jobs, snap.queued, snap.faults, snap.events))
     # View fields added after the digests were recorded are left out, so the digests keep
-    # pinning the trajectory rather than the views' shape: JobView.seed (issue 15).
-    h.update(re.sub(r", seed=\d+", "", views).encode())
+    # pinning the trajectory rather than the views' shape: JobView.seed (issue 15) and the
+    # job's cost fields (issue 19; the cost meter only reads the state).
+    views = re.sub(r", (seed|cost_dollars|cost_per_hour|tokens_per_dollar|"
+                   r"goodput_tokens_per_dollar)=[^,)]+", "", views)
+    h.update(views.encode())
     h.update(repr([c.rng.bit_generator.state for c in eng.cells]).encode())
     return h.hexdigest()
 

@@ -29,7 +29,7 @@ def _exprs(board: dict[str, Any]) -> list[str]:
 
 def test_committed_files_equal_generated() -> None:
     assert files.stale(ROOT / "dashboards") == [], "run `trnmon dashboards generate`"
-    assert set(_boards()) == {"fleet-overview", "node-device", "jobs"}
+    assert set(_boards()) == {"fleet-overview", "node-device", "jobs", "cost-goodput"}
 
 
 def test_generate_check_command() -> None:
@@ -65,7 +65,7 @@ def test_template_variables_are_chained() -> None:
     for name, board in _boards().items():
         variables = [v for v in board["templating"]["list"] if v["type"] == "query"]
         names = [v["name"] for v in variables]
-        chain = CHAIN if name != "jobs" else CHAIN[:-1]
+        chain = CHAIN if name not in ("jobs", "cost-goodput") else CHAIN[:-1]
         assert names[: len(chain)] == chain, name
         for i, v in enumerate(variables[1: len(chain)], start=1):
             # each variable lists only values under the selection just before it

@@ -30,11 +30,12 @@ def test_trn2u_series_count_is_exact(tiny_snap: FleetSnapshot) -> None:
     # Per device (16): 4 ECC + 8 device gauges/counters + 5 health states = 17 x 16 = 272.
     # Per link (16 x (4 torus + 2 UltraServer ring) = 96): tx, rx, errors + 3 states = 576.
     # Per node: 2+2+6+6+7 runtime + 1+2+4 system + 2 info + 2 EFA = 34; a job it leads:
-    # 1 info + step, MFU, tokens, restarts, 6 goodput states, effective training time = 12.
-    want = 704 + 272 + 576 + 34 + 12
-    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1598
+    # 1 info + step, MFU, tokens, restarts, 6 goodput states, effective training time, cost,
+    # cost per hour, tokens per dollar, goodput tokens per dollar = 16.
+    want = 704 + 272 + 576 + 34 + 16
+    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1602
     text = NodeRenderer().render(tiny_snap, TRN2U)
-    assert len(samples(text)) == 1598
+    assert len(samples(text)) == 1602
     assert text.count("# TYPE ") == len(CATALOG)
 
 
@@ -44,7 +45,7 @@ def test_other_node_types(tiny_snap: FleetSnapshot, node: int, cores: int,
                           links: int) -> None:
     topo = tiny_snap.topology
     chips = len(topo.node_chips(node))
-    want = cores * 11 + chips * 17 + links * 6 + 34 + 12
+    want = cores * 11 + chips * 17 + links * 6 + 34 + 16
     assert expected_series(topo, node, jobs=1, leads=1) == want
     assert len(samples(NodeRenderer().render(tiny_snap, node))) == want
 

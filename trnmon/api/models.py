@@ -73,6 +73,13 @@ class FleetTotals(Model):
     jobs: int
     queued_jobs: int
     active_faults: int
+    cost_per_hour: float = 0.0
+    """The fleet's burn rate: every instance at its configured price."""
+    cost_idle_share: float = 0.0
+    """Share of the burn rate on instances that are allocated but idle or unallocated."""
+    cost_lost_share: float = 0.0
+    """Share of the burn rate on instances waiting in checkpoints/restarts or unhealthy."""
+    currency: str = "USD"
 
 
 # Per-chip state codes overlaid on the heatmap whatever its metric; a bigger code is worse,
@@ -141,6 +148,13 @@ class JobModel(Model):
     """Seconds by goodput state: productive, checkpoint, loading, lost, requeue, queue."""
     effective_training_time: float = 1.0
     """productive / allocated (productive + checkpoint + loading + lost)."""
+    cost_dollars: float = 0.0
+    """What the job's instances have cost while it held them (all placements)."""
+    cost_per_hour: float = 0.0
+    """The hourly price of the instances it holds now."""
+    tokens_per_dollar: float = 0.0
+    goodput_tokens_per_dollar: float = 0.0
+    """Tokens kept (not rolled back by a restart) per unit of cost."""
 
 
 class QueuedJobModel(Model):

@@ -65,7 +65,9 @@ def job_model(j: JobView) -> JobModel:
         started_at=j.started_at, submitted_at=j.submitted_at, ttft_seconds=j.ttft_s,
         itl_seconds=j.itl_s,
         goodput_seconds={k: getattr(j, f"{k}_s") for k in GOODPUT_STATES},
-        effective_training_time=j.effective_training_time)
+        effective_training_time=j.effective_training_time, cost_dollars=j.cost_dollars,
+        cost_per_hour=j.cost_per_hour, tokens_per_dollar=j.tokens_per_dollar,
+        goodput_tokens_per_dollar=j.goodput_tokens_per_dollar)
 
 
 def heatmap(snap: FleetSnapshot) -> Heatmap:
@@ -121,7 +123,10 @@ def fleet_summary(snap: FleetSnapshot, *, source: str = "emulated") -> FleetSumm
         throttled_chips=int(snap.state.throttled.sum()), utilization=t["utilization"],
         hbm_used_bytes=t["hbm_used_bytes"], hbm_total_bytes=t["hbm_total_bytes"],
         power_watts=t["power_watts"], jobs=int(t["jobs"]), queued_jobs=int(t["queued_jobs"]),
-        active_faults=int(t["active_faults"]))
+        active_faults=int(t["active_faults"]), cost_per_hour=snap.cost.burn_total,
+        cost_idle_share=snap.cost.burn_share("idle", "unallocated"),
+        cost_lost_share=snap.cost.burn_share("checkpoint_restart", "unhealthy"),
+        currency=snap.cost.currency)
     return FleetSummary.model_construct(
         api_version="v1", source=source, fleet=topo.fleet_name, region=topo.region,
         tick=snap.tick, t=snap.t, wall_time=snap.wall_time,

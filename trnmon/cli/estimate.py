@@ -8,6 +8,8 @@
 `--tp` counts NeuronCore ranks as Neuron does (logical cores on Trn2, physical on
 Trn1/Inf2); `--dtype` is the weights' type. A configuration that does not fit in HBM is
 refused with one line on stderr (exit 1; with `--json` the estimate is printed too).
+
+`trnmon estimate --compare` ranks configurations by cost instead (trnmon/cli/compare.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 from typing import Any
 
+from trnmon.cli import compare
 from trnmon.cli.args import SubParsers
 from trnmon.errors import TrnmonError
 from trnmon.hw.catalog import GIB, INSTANCE_TYPE_BY_NAME
@@ -72,6 +75,16 @@ def estimate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.compare:
+        return compare.run(args)
+    # Required outside --compare (argparse cannot say "required unless").
+    if args.instance is None:
+        raise TrnmonError("the following arguments are required: --instance")
+    if not (args.train or args.serve):
+        raise TrnmonError("one of the arguments --train --serve is required")
+    for flag in ("train_tokens", "rate", "instances", "preset", "config", "max_latency_s"):
+        if getattr(args, flag) is not None:
+            raise TrnmonError(f"--{flag.replace('_', '-')} needs --compare")
     out = estimate(args)
     if args.json:
         print(json.dumps(out))
@@ -90,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: SubParsers) -> None:
     p = sub.add_parser("estimate", help="what-if: training step or serving latency")
     p.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_ARCH_BY_NAME)}")
-    p.add_argument("--instance", required=True,
+    p.add_argument("--instance",
                    help=f"one of {', '.join(INSTANCE_TYPE_BY_NAME)}")
     p.add_argument("--nodes", type=int, default=1, help="instances (default 1)")
     p.add_argument("--tp", type=int, help="tensor-parallel NeuronCore ranks "
@@ -102,7 +115,7 @@ def register(sub: SubParsers) -> None:
                    help="logical NeuronCore config on Trn2 (default 2)")
     p.add_argument("--dtype", choices=("bf16", "fp8", "int8"), default="bf16",
                    help="the weights' type (default bf16)")
-    mode = p.add_mutually_exclusive_group(required=True)
+    mode = p.add_mutually_exclusive_group()
     mode.add_argument("--train", action="store_true", help="one training step")
     mode.add_argument("--serve", action="store_true", help="serving one static batch")
     p.add_argument("--seq-len", type=int, default=8192, help="train: tokens per sequence")
@@ -112,4 +125,5 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--input-len", type=int, default=1024, help="serve: prompt tokens")
     p.add_argument("--output-len", type=int, default=256, help="serve: generated tokens")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    compare.add_compare_args(p)
     p.set_defaults(handler=_run)

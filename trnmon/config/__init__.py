@@ -6,6 +6,7 @@ from trnmon.config.model import (
     FaultConfig,
     FleetConfig,
     NodeMix,
+    PricingConfig,
     WorkloadConfig,
     WorkloadMix,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "FaultConfig",
     "FleetConfig",
     "NodeMix",
+    "PricingConfig",
     "WorkloadConfig",
     "WorkloadMix",
     "load_config",

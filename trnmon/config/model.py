@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -101,6 +102,47 @@ class FaultConfig(Section):
     """Mean time until a failed chip or lost node is repaired and returns."""
 
 
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$"
+
+
+class PricingConfig(Section):
+    """What the fleet's capacity costs (trnmon/hw/prices.py holds the on-demand defaults).
+
+    An instance type's effective rate is its `capacity_block` rate if it has one (bought as
+    EC2 Capacity Blocks: no further discount), else its on-demand rate (`on_demand`, else
+    the catalog's us-east-2 list price) times (1 - its discount (`discounts`, else
+    `discount`)).
+    """
+
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code of every price here. The catalog's defaults are USD, so a fleet in
+    another currency must price each of its instance types in `on_demand` or
+    `capacity_block`. Metrics keep their `_dollars` names and carry this currency."""
+    discount: float = Field(0.0, ge=0, lt=1)
+    """Fraction off on-demand for every type: a reserved-instance or savings-plan rate
+    (0.4 = 40 % off)."""
+    discounts: dict[str, float] = Field(default_factory=dict, max_length=64)
+    """Per-instance-type discounts that replace `discount`, e.g. {"trn2.48xlarge" = 0.3}."""
+    on_demand: dict[str, float] = Field(default_factory=dict, max_length=64)
+    """Per-instance-type on-demand $/instance-hour that replace the catalog's list price."""
+    capacity_block: dict[str, float] = Field(default_factory=dict, max_length=64)
+    """Per-instance-type Capacity Block $/instance-hour (the reservation's effective
+    instance-hour rate); these types ignore on-demand and discounts."""
+
+    @model_validator(mode="after")
+    def _rates(self) -> PricingConfig:
+        for table in ("discounts", "on_demand", "capacity_block"):
+            for name, value in getattr(self, table).items():
+                if not re.match(INSTANCE_TYPE_PATTERN, name):
+                    raise ValueError(f"{table}: {name!r} is not an instance type name")
+                if table == "discounts" and not 0 <= value < 1:
+                    raise ValueError(f"discounts.{name} must be in [0, 1), got {value}")
+                if table != "discounts" and not 0 < value <= 1e6:
+                    raise ValueError(f"{table}.{name} must be a rate in (0, 1e6] per "
+                                     f"instance-hour, got {value}")
+        return self
+
+
 class FleetConfig(Section):
     """A whole fleet: its shape (region, AZs, LNC), seed, workload, faults and tick."""
 
@@ -119,6 +161,8 @@ class FleetConfig(Section):
     any contiguous run of cells alone on exactly the trajectory of the whole fleet."""
     workload: WorkloadConfig = WorkloadConfig()
     faults: FaultConfig = FaultConfig()
+    pricing: PricingConfig = PricingConfig()
+    """What capacity costs: currency, discounts, on-demand and Capacity Block rates."""
     daemon: DaemonConfig = DaemonConfig()
     """How `trnmon daemon` serves this fleet (ignored by other commands)."""
 

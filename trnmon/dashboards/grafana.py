@@ -1,4 +1,4 @@
-"""The three Grafana dashboards: Fleet overview, Node / device and Jobs.
+"""The Grafana dashboards: Fleet overview, Node / device, Jobs, and Cost and goodput.
 
 Every query is built with `sel()`, so metric names come from the exporter catalog or the
 recording rules and the topology filters (availability zone → rack → UltraServer →
@@ -255,4 +255,57 @@ def jobs() -> dict[str, Any]:
                      tags=("jobs",), links=_links())
 
 
-DASHBOARDS = {"fleet-overview": fleet_overview, "node-device": node_device, "jobs": jobs}
+def cost_goodput() -> dict[str, Any]:
+    """What jobs cost and what they buy: burn rate, tokens per dollar, goodput, lost work."""
+    job = {"job_id": "=~$job_id"}
+    info = n("neuron_job_info", **job)
+    by_model = f"max by (instance_id, job_id, model) ({info})"
+    variables = [*topology_variables(devices=False), query_variable(
+        "job_id", 'label_values(neuron_job_info{instance_id=~"$instance_id"}, job_id)',
+        label="job")]
+    per_hour = n("neuron_job_cost_dollars_per_hour", **job)
+    panels: list[Panel] = [
+        stat("Jobs' burn rate", f"sum({per_hour})", unit="currencyUSD", w=6,
+             description="The hourly price of every instance a job holds (the fleet's "
+                         "pricing, neuron_job_cost_dollars_per_hour)."),
+        timeseries("Burn rate by job", [(f"sum by (job_id) ({per_hour})", "job {{job_id}}")],
+                   unit="currencyUSD", stack=True, w=18),
+        timeseries("Cost so far", [(
+            f"sum by (job_id) ({n('neuron_job_cost_dollars_total', **job)})",
+            "job {{job_id}}")], unit="currencyUSD", w=12),
+        timeseries("Tokens per dollar by job and model", [(
+            f"{n('neuron_job_tokens_per_dollar', **job)} * on (instance_id, job_id) "
+            f"group_left (model) {by_model}", "job {{job_id}} {{model}}")], unit="short", w=12),
+        timeseries("Goodput-adjusted tokens per dollar", [(
+            f"{n('neuron_job_goodput_tokens_per_dollar', **job)} * on (instance_id, job_id) "
+            f"group_left (model) {by_model}", "job {{job_id}} {{model}}")], unit="short", w=12,
+            description="Tokens the job kept (steps a restart rolled back excluded) per "
+                        "dollar."),
+        timeseries("Effective training time", [(
+            n("neuron_job_effective_training_time_ratio", **job), "job {{job_id}}")],
+            unit="percentunit", minimum=0, maximum=1, w=12,
+            description="Productive over allocated time of each job (Llama 3's effective "
+                        "training time)."),
+        timeseries("Time by goodput state", [(
+            f"sum by (state) ({n('neuron_job_goodput_seconds_total', **job)})", "{{state}}")],
+            unit="s", stack=True, w=12,
+            description="Seconds of the selected jobs' lives by goodput state; lost is the "
+                        "work since the last checkpoint that crashes threw away."),
+        bargauge("Lost work in the time range", [(
+            f"max_over_time({n('neuron_job_goodput_seconds_total', state='lost', **job)}"
+            f"[$__range]) - min_over_time("
+            f"{n('neuron_job_goodput_seconds_total', state='lost', **job)}[$__range])",
+            "job {{job_id}}")], unit="s", steps=ANY_BAD, minimum=0, w=12),
+        repeat(timeseries("Job $job_id: cost per hour and tokens per dollar", [
+            (f"sum by (job_id) ({per_hour})", "$/h"),
+            (f"max by (job_id) ({n('neuron_job_tokens_per_dollar', **job)})", "tokens/$")],
+            unit="short", w=8, h=6), "job_id", max_per_row=3),
+    ]
+    return dashboard("trnmon-cost-goodput", "Cost and goodput",
+                     "What each job costs per hour and so far, the tokens it buys per dollar, "
+                     "its effective training time and the work failures threw away.", panels,
+                     variables, tags=("jobs", "cost"), links=_links())
+
+
+DASHBOARDS = {"fleet-overview": fleet_overview, "node-device": node_device, "jobs": jobs,
+              "cost-goodput": cost_goodput}

@@ -219,6 +219,19 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
          "Seconds of the job's life by goodput state: productive, checkpoint, loading, lost "
          "(work since the last checkpoint at a crash), requeue, queue (first instance only).",
          "job_leader", ("job_id", "state"), enums=(("state", GOODPUT_STATES),)),
+    _ext("neuron_job_cost_dollars_total", "counter", "dollars",
+         "What the job's instances have cost while it held them, all its restarts included, "
+         "in the fleet's pricing currency (exported by the job's first instance only).",
+         "job_leader", ("job_id",)),
+    _ext("neuron_job_cost_dollars_per_hour", "gauge", "",
+         "The job's burn rate: the hourly price of the instances it holds now (first "
+         "instance only).", "job_leader", ("job_id",)),
+    _ext("neuron_job_tokens_per_dollar", "gauge", "",
+         "Tokens the job processed per unit of its cost so far (first instance only).",
+         "job_leader", ("job_id",)),
+    _ext("neuron_job_goodput_tokens_per_dollar", "gauge", "",
+         "Tokens the job kept (not rolled back by a restart) per unit of its cost so far "
+         "(first instance only).", "job_leader", ("job_id",)),
     _ext("neuron_job_effective_training_time_ratio", "gauge", "ratio",
          "Productive over allocated time of the job (exported by the job's first instance "
          "only).", "job_leader", ("job_id",)),

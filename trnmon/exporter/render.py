@@ -132,7 +132,30 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
         "trnmon_tick": str(snap.tick),
     }
     return "".join(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
-                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS) + _scheduler(snap)
+                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS) + _scheduler(snap) + (
+                       _cost(snap))
+
+
+def _cost(snap: FleetSnapshot) -> str:
+    """What the fleet's capacity costs, by instance family and capacity state."""
+    cv = snap.cost
+    out = ["# HELP neuron_fleet_capacity_cost_dollars_total What the fleet's instances have "
+           "cost, by instance family and state (productive, idle: allocated but unused, "
+           "checkpoint_restart, unallocated, unhealthy), in the pricing currency.\n"
+           "# TYPE neuron_fleet_capacity_cost_dollars_total counter\n"]
+    for fam, row in zip(cv.families, cv.dollars, strict=True):
+        out += [f'neuron_fleet_capacity_cost_dollars_total{{instance_family="{fam}",'
+                f'state="{st}"}} {sample_text(v)}\n' for st, v in zip(cv.states, row, strict=True)]
+    out.append("# HELP neuron_fleet_capacity_cost_dollars_per_hour The fleet's burn rate now, "
+               "by instance family and state.\n"
+               "# TYPE neuron_fleet_capacity_cost_dollars_per_hour gauge\n")
+    for fam, row in zip(cv.families, cv.burn_per_hour, strict=True):
+        out += [f'neuron_fleet_capacity_cost_dollars_per_hour{{instance_family="{fam}",'
+                f'state="{st}"}} {sample_text(v)}\n' for st, v in zip(cv.states, row, strict=True)]
+    out.append("# HELP neuron_fleet_pricing_info The currency every cost metric is in.\n"
+               "# TYPE neuron_fleet_pricing_info gauge\n"
+               f'neuron_fleet_pricing_info{{currency="{cv.currency}"}} 1\n')
+    return "".join(out)
 
 
 def _scheduler(snap: FleetSnapshot) -> str:

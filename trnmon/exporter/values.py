@@ -95,6 +95,10 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
         "neuron_job_goodput_seconds_total": np.array(
             [[getattr(j, f"{k}_s") for k in GOODPUT_STATES] for j in leaders],
             dtype=np.float64).reshape(len(leaders), len(GOODPUT_STATES)),
+        "neuron_job_cost_dollars_total": [j.cost_dollars for j in leaders],
+        "neuron_job_cost_dollars_per_hour": [j.cost_per_hour for j in leaders],
+        "neuron_job_tokens_per_dollar": [j.tokens_per_dollar for j in leaders],
+        "neuron_job_goodput_tokens_per_dollar": [j.goodput_tokens_per_dollar for j in leaders],
         "neuron_job_effective_training_time_ratio": [j.effective_training_time
                                                      for j in leaders],
     }

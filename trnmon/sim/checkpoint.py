@@ -82,6 +82,7 @@ def capture(eng: Engine) -> Checkpoint:
     """Copy the engine's full state (call between ticks, on the engine's thread)."""
     sim = eng.sim
     arrays: Arrays = {key: arr.copy() for key, arr in sim.arrays().items()}
+    arrays.update({key: arr.copy() for key, arr in eng.cost.arrays().items()})
     sched, faults, clock = sim.sched, sim.faults, sim.clock
     meta: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
@@ -110,6 +111,7 @@ def capture(eng: Engine) -> Checkpoint:
         "faults": {"next_ids": faults.next_ids, "links_changed": faults.links_changed,
                    "active": [{**asdict(f), "kind": f.kind.value}
                               for f in faults.active.values()]},
+        "cost": eng.cost.meta(),
     }
     return Checkpoint(meta=meta, arrays=arrays)
 
@@ -165,6 +167,13 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
             raise ValueError(f"{key} is {saved.dtype}{saved.shape}, "
                              f"expected {arr.dtype}{arr.shape}")
         np.copyto(arr, saved)
+    # The cost meter's counters (files written before it: they start from zero).
+    for key, arr in eng.cost.arrays().items():
+        if key in arrays:
+            if arrays[key].shape != arr.shape:
+                raise ValueError(f"{key} is {arrays[key].shape}, expected {arr.shape}")
+            np.copyto(arr, arrays[key])
+    eng.cost.load_meta(meta.get("cost", {}))
     e = meta["engine"]
     clock = sim.clock
     clock.t, clock.tick, clock.owed = float(e["t"]), int(e["tick"]), float(e["owed"])

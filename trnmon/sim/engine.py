@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.sim.cells import fleet_cells, make_cells
+from trnmon.sim.costmeter import CostMeter
 from trnmon.sim.faults import Fault, FaultEngine, FaultKind
 from trnmon.sim.jobs import JobTable
 from trnmon.sim.kernel import DeviceKernel, TickInputs
@@ -96,6 +97,8 @@ class Engine:
             chip_rack_offset=rack_offset[topo.node_rack[topo.chip_node]],
             ambient=np.empty(topo.n_chips, dtype=np.float32),
             prev_throttled=self.state.throttled.copy(), rngs=[c.rng for c in cells])
+        # What the fleet costs (trnmon/sim/costmeter.py), priced at the end of every tick.
+        self.cost = CostMeter(topo, config.pricing, self.jobs.capacity)
         self._set_ambient()
         self.state.temp_c[:] = self.sim.ambient
         self.sim.prev_throttled[:] = self.state.throttled
@@ -201,6 +204,7 @@ class Engine:
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
         jobs.accrue_goodput(self.sim.sched.goodput, sched.node_cell, dt)
+        self.cost.step(self.sim, dt)
         self._set_ambient()
         if devices:
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,

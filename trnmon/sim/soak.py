@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trnmon.config.model import FleetConfig
+from trnmon.sim.cost import CAPACITY_STATES
 from trnmon.sim.engine import Engine
 from trnmon.sim.goodput import effective_training_time
 from trnmon.sim.jobmix import FAMILIES
@@ -38,6 +39,36 @@ def _counts(eng: Engine) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     return healthy, allocated
 
 
+def _cost_summary(eng: Engine, fams: list[str], cost_start: np.ndarray[Any, Any],
+                  tokens_start: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """What the run's capacity cost by family and state, and tokens per unit of it."""
+    meter = eng.cost
+    spent = meter.ledger.dollars - cost_start
+    tokens = meter.family_tokens - tokens_start
+    rows = {f: meter.ledger.families.index(f) for f in fams}
+    return {
+        "currency": meter.currency,
+        "cost_total": round(float(spent.sum()), 2),
+        "cost_by_state": {f: {st.label: round(float(spent[i, int(st)]), 2)
+                              for st in CAPACITY_STATES} for f, i in rows.items()},
+        "tokens_per_dollar_by_family": {
+            f: round(float(tokens[i] / spent[i].sum()), 1) if spent[i].sum() > 0 else 0.0
+            for f, i in rows.items()}}
+
+
+def cost_table(summary: dict[str, Any]) -> str:
+    """The README's soak cost table: cost by family and state, tokens per unit of cost."""
+    states = [st.label for st in CAPACITY_STATES]
+    cur = summary["currency"]
+    out = ["| family | " + " | ".join(states) + f" | total {cur} | tokens per {cur} |",
+           "|---" * (len(states) + 3) + "|"]
+    for fam, row in summary["cost_by_state"].items():
+        total = sum(row.values())
+        out.append(f"| {fam} | " + " | ".join(f"{row[s]:,.0f}" for s in states)
+                   + f" | {total:,.0f} | {summary['tokens_per_dollar_by_family'][fam]:,.0f} |")
+    return "\n".join(out)
+
+
 def soak(config: FleetConfig, days: int, tick: float,
          on_tick: Callable[[Engine], None] | None = None,
          progress: Callable[[float], None] | None = None) -> Iterator[dict[str, Any]]:
@@ -55,6 +86,8 @@ def soak(config: FleetConfig, days: int, tick: float,
     ticks_per_day = max(1, round(DAY_S / tick))
     chips = eng.topo.n_chips
     gp_start = st.goodput.copy()
+    cost_start = eng.cost.ledger.dollars.copy()
+    tokens_start = eng.cost.family_tokens.copy()
     causes: Counter[str] = Counter()
     queue_max = 0
     busy_total = np.zeros(len(FAMILIES))
@@ -106,6 +139,7 @@ def soak(config: FleetConfig, days: int, tick: float,
                                                     * 1e4, 3),
            "interruptions_by_cause": dict(sorted(causes.items())),
            "effective_training_time": round(effective_training_time(st.goodput - gp_start), 4),
+           **_cost_summary(eng, fams, cost_start, tokens_start),
            "wall_s": round(wall, 2),
            "sim_days_per_wall_s": round(days / wall, 3) if wall > 0 else 0.0}
 

@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from trnmon.sim.cost import CAPACITY_STATES
+from trnmon.sim.costmeter import JobCost
 from trnmon.sim.engine import Engine, Event
 from trnmon.sim.jobmix import FAMILIES
 from trnmon.sim.rules import JobState
@@ -37,6 +39,28 @@ class SchedulerView:
     wait_sum: float = 0.0
     goodput: tuple[tuple[float, ...], ...] = ()  # (training, serving) x GOODPUT_STATES
     interruptions: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CostView:
+    """What the fleet's capacity has cost, by instance family and capacity state."""
+
+    currency: str = "USD"
+    families: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    dollars: tuple[tuple[float, ...], ...] = ()  # (family, state) counters
+    burn_per_hour: tuple[tuple[float, ...], ...] = ()  # (family, state) rate now
+
+    @property
+    def burn_total(self) -> float:
+        return sum(map(sum, self.burn_per_hour))
+
+    def burn_share(self, *states: str) -> float:
+        """The share of the burn rate now that goes to `states` (0 with nothing burning)."""
+        total = self.burn_total
+        idx = [self.states.index(s) for s in states]
+        part = sum(row[i] for row in self.burn_per_hour for i in idx)
+        return part / total if total > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +95,11 @@ class JobView:
     requeue_s: float = 0.0
     queue_s: float = 0.0
     effective_training_time: float = 1.0  # productive / allocated
+    # cost (trnmon/sim/costmeter.py), in the fleet's pricing currency
+    cost_dollars: float = 0.0  # so far, all placements
+    cost_per_hour: float = 0.0  # burn rate of its nodes now
+    tokens_per_dollar: float = 0.0
+    goodput_tokens_per_dollar: float = 0.0  # tokens kept (not rolled back) per dollar
 
     def process_on(self, node: int, cores_per_node: int) -> RuntimeProcess | None:
         """The job's runtime process on `node` (made on demand: a tick of a large fleet
@@ -109,6 +138,14 @@ class QueuedJob:
     restarts: int
 
 
+def _job_cost(c: JobCost | None) -> dict[str, float]:
+    if c is None:
+        return {}
+    return {"cost_dollars": c.dollars, "cost_per_hour": c.per_hour,
+            "tokens_per_dollar": c.tokens_per_dollar,
+            "goodput_tokens_per_dollar": c.goodput_tokens_per_dollar}
+
+
 @dataclass(frozen=True, eq=False)
 class FleetSnapshot:
     """An immutable copy of the engine's visible state at one tick, with the topology and
@@ -126,6 +163,7 @@ class FleetSnapshot:
     faults: tuple[FaultView, ...]
     events: tuple[Event, ...]
     scheduler: SchedulerView = SchedulerView()
+    cost: CostView = CostView()
 
     @classmethod
     def capture(cls, eng: Engine) -> FleetSnapshot:
@@ -135,6 +173,7 @@ class FleetSnapshot:
         ids = np.zeros(jobs.capacity + 1, dtype=np.int64)
         views = []
         seed = eng.config.seed
+        costs = eng.cost.jobs(sim)
         for slot, rec in sorted(jobs.records.items(), key=lambda kv: kv[1].job_id):
             ids[slot] = rec.job_id
             name = rec.spec.name or f"{rec.spec.kind}-{rec.job_id}"
@@ -153,7 +192,8 @@ class FleetSnapshot:
                 submitted_at=rec.submitted_at, seed=seed, ttft_s=rec.ttft_s,
                 itl_s=0.0 if rec.spec.job_kind.training else float(jobs.step_s[slot]),
                 **{f"{k}_s": v for k, v in gp.as_dict().items()},
-                effective_training_time=gp.effective))
+                effective_training_time=gp.effective,
+                **_job_cost(costs.get(rec.job_id))))
         chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
@@ -176,7 +216,13 @@ class FleetSnapshot:
             wait_sum=sst.wait_sum, goodput=tuple(tuple(float(x) for x in row)
                                                  for row in sst.goodput.sum(axis=0)),
             interruptions=tuple(sorted(sst.interruptions.items())))
-        return cls(topology=topo, scheduler=sched, tick=clock.tick, t=clock.t,
+        meter = eng.cost
+        cost = CostView(
+            currency=meter.currency, families=meter.ledger.families,
+            states=tuple(st.label for st in CAPACITY_STATES),
+            dollars=tuple(tuple(float(x) for x in row) for row in meter.ledger.dollars),
+            burn_per_hour=tuple(tuple(float(x) for x in row) for row in meter.burn_rate(sim)))
+        return cls(topology=topo, scheduler=sched, cost=cost, tick=clock.tick, t=clock.t,
                    wall_time=eng.wall_time,
                    tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
                    chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,

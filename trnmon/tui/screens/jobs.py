@@ -60,6 +60,13 @@ JOB_COLUMNS: tuple[JobColumn, ...] = (
     # effective training time: productive / allocated (issue 13's goodput)
     JobColumn(Column("ett", "ETT", 5), lambda j: num(j.effective_training_time,
                                                       f"{j.effective_training_time:.0%}")),
+    # price-performance (issue 19): burn rate, cost so far, tokens per unit of cost
+    JobColumn(Column("rate", "$/H", 7), lambda j: num(j.cost_per_hour,
+                                                       count_text(j.cost_per_hour))),
+    JobColumn(Column("cost", "COST", 8), lambda j: num(j.cost_dollars,
+                                                        count_text(j.cost_dollars))),
+    JobColumn(Column("tpd", "TOK/$", 7), lambda j: num(j.tokens_per_dollar,
+                                                        count_text(j.tokens_per_dollar))),
 )
 COLUMNS = tuple(c.column for c in JOB_COLUMNS)
 

@@ -94,6 +94,10 @@ SEGMENTS: tuple[HeaderSegment, ...] = (
     HeaderSegment("nodes", 70, _s(lambda s: Text(f"nodes {s.totals.nodes_up}/{s.totals.nodes}"))),
     HeaderSegment("jobs", 65, _s(lambda s: Text(
         f"jobs {s.totals.jobs}+{s.totals.queued_jobs}q"))),
+    # The burn rate and the shares of it on idle and lost capacity (issue 19).
+    HeaderSegment("burn", 60, _s(lambda s: Text.assemble(
+        "burn ", (f"{s.totals.cost_per_hour:,.0f}/h", "bold"),
+        f" idle {s.totals.cost_idle_share:.0%} lost {s.totals.cost_lost_share:.0%}"))),
     HeaderSegment("fleet", 30, _s(lambda s: Text(s.fleet))),
     HeaderSegment("tick", 20, _s(lambda s: Text(f"tick {s.tick}"))),
     HeaderSegment("clock", 25, _s(lambda s: Text(clock_text(s.wall_time)))),
