@@ -3,14 +3,18 @@ waits for a condition instead of sleeping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.tui.fakes import FakeSource
 from trnmon.tui.app import NeuronTopApp
 from trnmon.tui.messages import SummaryReady
 from trnmon.tui.settings import Settings
+from trnmon.tui.widgets.keyed_table import KeyedTable
+from trnmon.tui.widgets.virtual_table import VirtualTable
 
 
 class DrivenApp(NeuronTopApp):
@@ -49,3 +53,23 @@ def fake() -> FakeSource:
 @pytest.fixture
 def app(fake: FakeSource) -> DrivenApp:
     return DrivenApp(fake)
+
+
+Scenario = Callable[[DrivenApp, Pilot[None]], Awaitable[None]]
+
+
+def run(app: DrivenApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
+    """Drive `app` headless at `size` through `scenario`, once its first frame is in."""
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot, lambda: app.frame is not None)
+            await scenario(app, pilot)
+    asyncio.run(main())
+
+
+def table(app: DrivenApp, selector: str) -> KeyedTable:
+    return app.screen.query_one(selector, KeyedTable)
+
+
+def fleet_table(app: DrivenApp) -> VirtualTable:
+    return app.screen.query_one("#fleet-table", VirtualTable)

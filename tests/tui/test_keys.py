@@ -3,13 +3,11 @@ sorting and the stale marker."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 
-from tests.tui.conftest import DrivenApp, settle
+from tests.tui.conftest import DrivenApp, Scenario, fleet_table, settle, table
+from tests.tui.conftest import run as drive
 from tests.tui.fakes import FakeSource
 from trnmon.tui.screens.device import DeviceScreen
 from trnmon.tui.screens.events import EventsScreen
@@ -18,25 +16,10 @@ from trnmon.tui.screens.help import HelpScreen
 from trnmon.tui.screens.node import NodeScreen
 from trnmon.tui.widgets.header import FleetHeader
 from trnmon.tui.widgets.keyed_table import KeyedTable
-from trnmon.tui.widgets.virtual_table import VirtualTable
-
-Scenario = Callable[[DrivenApp, Pilot[None]], Awaitable[None]]
 
 
 def run(app: DrivenApp, scenario: Scenario, size: tuple[int, int] = (80, 24)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot, lambda: app.frame is not None)
-            await scenario(app, pilot)
-    asyncio.run(main())
-
-
-def table(app: DrivenApp, selector: str) -> KeyedTable:
-    return app.screen.query_one(selector, KeyedTable)
-
-
-def fleet_table(app: DrivenApp) -> VirtualTable:
-    return app.screen.query_one("#fleet-table", VirtualTable)
+    drive(app, scenario, size)
 
 
 def header_text(app: DrivenApp) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from textual.pilot import Pilot
 
-from tests.tui.conftest import DrivenApp, settle
+from tests.tui.conftest import DrivenApp, fleet_table, run, settle, table
 from tests.tui.fakes import FakeSource
 from trnmon.tui.screens.device import DeviceScreen
 from trnmon.tui.screens.events import EventsScreen
@@ -17,26 +14,6 @@ from trnmon.tui.screens.jobs import JobsScreen
 from trnmon.tui.screens.node import NodeScreen
 from trnmon.tui.widgets.header import FleetHeader
 from trnmon.tui.widgets.heatmap import HeatmapView
-from trnmon.tui.widgets.keyed_table import KeyedTable
-from trnmon.tui.widgets.virtual_table import VirtualTable
-
-Scenario = Callable[[DrivenApp, Pilot[None]], Awaitable[None]]
-
-
-def run(app: DrivenApp, scenario: Scenario, size: tuple[int, int] = (120, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot, lambda: app.frame is not None)
-            await scenario(app, pilot)
-    asyncio.run(main())
-
-
-def table(app: DrivenApp, selector: str) -> KeyedTable:
-    return app.screen.query_one(selector, KeyedTable)
-
-
-def fleet_table(app: DrivenApp) -> VirtualTable:
-    return app.screen.query_one("#fleet-table", VirtualTable)
 
 
 def test_fleet_lists_every_node(app: DrivenApp, fake: FakeSource) -> None:
