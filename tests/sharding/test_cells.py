@@ -31,6 +31,8 @@ def busy_config(**kw: Any) -> FleetConfig:
 
 
 SLOT_VALUED = {"engine.chip_job", "sched.node_job"}
+# One row per scheduling cell (the topology's cells in order): a shard holds its cells' rows.
+CELL_VALUED = {"sched.goodput", "sched.alloc_avg", "sched.wait_hist"}
 
 
 def _map_slots(values: npt.NDArray[Any], full: Engine, shard: Engine) -> npt.NDArray[Any]:
@@ -56,6 +58,9 @@ def assert_slice_equal(full: Engine, shard: Engine) -> int:
             want = arr[n0:n1]
         elif arr.shape[:1] == (full.jobs.capacity + 1,):
             want = np.concatenate([arr[n0:n1], arr[-1:]])
+        elif key in CELL_VALUED:
+            assert arr.shape[:1] == (len(full.cells),), key
+            want = arr[[c.index for c in shard.cells]]
         else:
             want = arr
         if key in SLOT_VALUED:

@@ -66,6 +66,7 @@ class Engine:
         self.config = config
         self.topo = topo = topology or build_topology(config)
         self.cells = cells = make_cells(topo, config)
+        self._cell_slots = [(c.node_lo, c.node_hi) for c in cells]  # a cell's job slots
         self.rng = cells[0].rng  # the fleet's generator when it is one cell
         # One cell in the whole fleet (not just in this shard): the historical draw order.
         self.single_cell = fleet_cells(topo.n_fleet_racks, config.cell_racks) == 1
@@ -200,7 +201,7 @@ class Engine:
         jitter = self._jitter()
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
-        jobs.accrue_goodput(self.sim.sched.goodput, dt)
+        jobs.accrue_goodput(self.sim.sched.cell_goodput, dt, self._cell_slots)
         self._set_ambient()
         if devices:
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,

@@ -7,6 +7,7 @@ The last slot is the idle pseudo-job: chips without a job point at it and read z
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -233,11 +234,16 @@ class JobTable:
         return rec
 
     # --- goodput -----------------------------------------------------------------------
-    def accrue_goodput(self, totals: F64, dt: float) -> None:
-        """Add the tick just advanced to every live job's goodput columns and to the fleet
-        totals ((training, serving) x GOODPUT_STATES chip-seconds), as the job tick saw
-        it: productive if the job progressed, else checkpoint, loading or (stalled) lost."""
+    def accrue_goodput(self, totals: F64, dt: float,
+                       cells: Sequence[tuple[int, int]] = ()) -> None:
+        """Add the tick just advanced to every live job's goodput columns and to the
+        totals, as the job tick saw it: productive if the job progressed, else checkpoint,
+        loading or (stalled) lost. `totals` is (cells, training/serving, GOODPUT_STATES)
+        chip-seconds, one row per scheduling cell whose job slots are `cells[i]` = [lo, hi)
+        (default: one cell holding every slot), so a cell's totals never depend on another
+        cell's jobs."""
         n = self.capacity
+        bounds = cells or [(0, n)]
         state = self.state[:n]
         chips = self.chips[:n]
         kind = self.kind[:n]
@@ -253,10 +259,14 @@ class JobTable:
             if not mask.any():
                 continue
             col[:n][mask] += dt
-            held = chips[mask] * dt
-            train = training[mask]
-            totals[TRAINING, cat] += float(held[train].sum())
-            totals[SERVING, cat] += float(held[~train].sum())
+            for i, (lo, hi) in enumerate(bounds):
+                m = mask[lo:hi]
+                held = chips[lo:hi][m] * dt
+                if held.size == 0:
+                    continue
+                train = training[lo:hi][m]
+                totals[i, TRAINING, cat] += float(held[train].sum())
+                totals[i, SERVING, cat] += float(held[~train].sum())
 
     def run_goodput(self, slot: int) -> Goodput:
         """The current run's seconds of the job in `slot`."""

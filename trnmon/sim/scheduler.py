@@ -82,8 +82,9 @@ class Scheduler:
             node_job=np.full(topo.n_nodes, -1, dtype=np.int32),
             node_usable=np.ones(topo.n_nodes, dtype=np.bool_),
             queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells],
-            goodput=fleet_totals(), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
-            wait_hist=np.zeros(len(WAIT_BUCKETS_S) + 1))
+            cell_goodput=np.stack([fleet_totals() for _ in cells]),
+            alloc_avg=np.zeros((len(cells), len(FAMILIES))),
+            cell_wait_hist=np.zeros((len(cells), len(WAIT_BUCKETS_S) + 1)))
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
@@ -353,8 +354,8 @@ class Scheduler:
         st = self.sched_state
         st.placements += 1
         st.wait_sum += wait
-        st.wait_hist[int(np.searchsorted(WAIT_BUCKETS_S, wait))] += 1
-        add_wait(st.goodput, p.spec.job_kind, chips, wait, requeued=p.restarts > 0)
+        st.cell_wait_hist[cell, int(np.searchsorted(WAIT_BUCKETS_S, wait))] += 1
+        add_wait(st.cell_goodput[cell], p.spec.job_kind, chips, wait, requeued=p.restarts > 0)
         self.wait_log.append(wait)
         verb = "restarted" if p.restarts else "started"
         self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
@@ -468,7 +469,7 @@ class Scheduler:
         to resume from that checkpoint."""
         jobs = self.jobs
         st = self.sched_state
-        jobs.lose_since_checkpoint(slot, st.goodput)
+        jobs.lose_since_checkpoint(slot, st.cell_goodput[int(self.node_cell[slot])])
         goodput = jobs.job_goodput(slot)
         resume = float(jobs.checkpoint_step[slot])
         elapsed = float(jobs.elapsed[slot])
@@ -521,4 +522,4 @@ class Scheduler:
         self.wait_log.clear()
         st = self.sched_state
         st.placements, st.wait_sum = 0, 0.0
-        st.wait_hist[:] = 0.0
+        st.cell_wait_hist[:] = 0.0

@@ -72,15 +72,27 @@ class SchedulerState:
     node_usable: B  # (N,) up and no failed chip
     queues: list[deque[Any]]
     next_job_ids: list[int]  # per cell
-    goodput: F64  # (2, 6) chip-seconds: (training, serving) x rules.GOODPUT_STATES
+    # Per cell (axis 0, the topology's cells in order), so a shard holds exactly its cells'
+    # rows; the fleet figures are the sums (`goodput`, `wait_hist`).
+    cell_goodput: F64  # (cells, 2, 6) chip-seconds: (training, serving) x GOODPUT_STATES
     alloc_avg: F64  # (cells, 3) allocated share per family (jobmix.FAMILIES), averaged
-    wait_hist: F64  # (len(WAIT_BUCKETS_S) + 1,) queue waits of placed jobs, by bucket
+    cell_wait_hist: F64  # (cells, len(WAIT_BUCKETS_S) + 1) queue waits of placed jobs
     completed: int = 0
     failed: int = 0
     rejected: int = 0  # arrivals turned away by admission control (queue full)
     placements: int = 0  # jobs started or restarted on nodes
     wait_sum: float = 0.0  # seconds, over every placement
     interruptions: dict[str, int] = field(default_factory=dict)  # job crashes by cause
+
+    @property
+    def goodput(self) -> F64:
+        """Fleet goodput totals: (2, 6) chip-seconds, the sum over cells (a new array)."""
+        return np.asarray(self.cell_goodput.sum(axis=0), dtype=np.float64)
+
+    @property
+    def wait_hist(self) -> F64:
+        """Fleet queue-wait histogram: the sum over cells (a new array)."""
+        return np.asarray(self.cell_wait_hist.sum(axis=0), dtype=np.float64)
 
 
 @dataclass(eq=False)
@@ -125,9 +137,9 @@ class SimState:
             "engine.chip_job": self.chip_job,
             "sched.node_job": self.sched.node_job,
             "sched.node_usable": self.sched.node_usable,
-            "sched.goodput": self.sched.goodput,
+            "sched.goodput": self.sched.cell_goodput,
             "sched.alloc_avg": self.sched.alloc_avg,
-            "sched.wait_hist": self.sched.wait_hist,
+            "sched.wait_hist": self.sched.cell_wait_hist,
             "faults.ecc_cdf": self.faults.ecc_cdf,
             "faults.ambient_offset": self.faults.ambient_offset,
             "faults.storm_rate": self.faults.storm_rate,
