@@ -160,7 +160,8 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
     sim = eng.sim
     for key, arr in sim.arrays().items():
         if key in NEW_IN_V1 and key not in arrays:
-            continue  # written before goodput and target arrivals: they start from zero
+            arr[...] = 0  # written before goodput and target arrivals: they start from zero
+            continue
         saved = arrays[key]
         if key in PER_CELL and saved.shape == arr.shape[1:] and arr.shape[0] == 1:
             saved = saved[None]  # written when these were fleet totals (one-cell fleets)
