@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import preset_config
 from trnmon.sim import Engine
+from trnmon.sim.faults import Fault
 from trnmon.sim.taxonomy import CAUSE_BY_NAME, TOTAL_RATE_PER_1E4_CHIP_DAYS
 
 
@@ -29,9 +30,9 @@ def test_ultracluster_interruptions_match_llama3() -> None:
     current = [""]
     crash, draw = eng.faults._crash_jobs, eng.faults._random
 
-    def counting_crash(chips: npt.NDArray[np.intp], reason: str) -> None:
+    def counting_crash(chips: npt.NDArray[np.intp], reason: str, fault: Fault) -> None:
         causes[current[0]] += len(eng.scheduler.jobs_on_chips(chips))
-        crash(chips, reason)
+        crash(chips, reason, fault)
 
     def tagged_draw(cause: str, *args: object, **kw: object) -> None:
         current[0] = cause
