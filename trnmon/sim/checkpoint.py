@@ -42,6 +42,7 @@ META_KEY = "__meta__"
 
 Arrays = dict[str, npt.NDArray[Any]]
 # Arrays added to the state after the first version-1 files: absent there, zero on restore.
+PER_CELL = frozenset({"sched.goodput", "sched.wait_hist"})  # one row per cell now
 NEW_IN_V1 = frozenset({"sched.goodput", "sched.alloc_avg", "sched.wait_hist",
                        "jobs.gp_productive", "jobs.gp_checkpoint", "jobs.gp_loading",
                        "jobs.gp_lost"})
@@ -161,8 +162,11 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
     sim = eng.sim
     for key, arr in sim.arrays().items():
         if key in NEW_IN_V1 and key not in arrays:
-            continue  # written before goodput and target arrivals: they start from zero
+            arr[...] = 0  # written before goodput and target arrivals: they start from zero
+            continue
         saved = arrays[key]
+        if key in PER_CELL and saved.shape == arr.shape[1:] and arr.shape[0] == 1:
+            saved = saved[None]  # written when these were fleet totals (one-cell fleets)
         if saved.shape != arr.shape or saved.dtype != arr.dtype:
             raise ValueError(f"{key} is {saved.dtype}{saved.shape}, "
                              f"expected {arr.dtype}{arr.shape}")

@@ -547,3 +547,8 @@ class Scheduler:
         st = self.sched_state
         st.placements, st.wait_sum = 0, 0.0
         st.wait_hist[:] = 0.0
+        # The arrival controller's allocated-share average starts from the share the fill
+        # left, not from zero: a cold average reads as a fleet far below target for hours
+        # (ARRIVAL_EWMA_S) and boosts arrivals to the cap, flooding the queue at start.
+        healthy, allocated, _ = self.pool_counts(cell)
+        np.divide(allocated, healthy, out=st.alloc_avg[cell], where=healthy > 0)
