@@ -99,7 +99,10 @@ def test_soak_lines_are_deterministic_except_wall_time() -> None:
     assert set(a[-1]) == {"soak", "days", "chip_days", "busy_fraction", "busy_by_family",
                           "queue_max", "completed", "rejected",
                           "interruptions_per_10k_chip_days", "interruptions_by_cause",
-                          "effective_training_time"}
+                          "effective_training_time",
+                          # issue 19's cost figures
+                          "currency", "cost_total", "cost_by_state",
+                          "tokens_per_dollar_by_family"}
     c = _cli("--preset", "ohio", "--seed", "4", "--days", "3", "--tick", "600", "--json")
     assert c[:-1] != a[:-1]
 
