@@ -253,6 +253,9 @@ def test_every_fault_kind_notifies_once_per_group_and_resolves(stack: Stack) -> 
     # Uncorrectable errors (they crash the job on the device; it restarts once cleared).
     _phase(stack, [("hbm_ecc_uncorrected", n5, 1), ("sram_ecc_uncorrected", n5, 2)],
            {"NeuronUncorrectableECC": {(n5, "1"), (n5, "2")}})
+    # Failed devices without ECC errors (a faulty chip, a detected SDC): one group.
+    _phase(stack, [("chip_failure", n4, 5), ("silent_data_corruption", n4, 6)],
+           {"NeuronDeviceFailed": {(n4, "5"), (n4, "6")}})
     # One node down.
     _phase(stack, [("node_loss", n4, 0)], {"NeuronNodeDown": {(n4, "")}})
     # Two of the UltraServer's nodes: one UltraServer notification, no node-down ones.

@@ -158,6 +158,8 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         ("link_degraded", n2, 0), ("link_down", n2, 5), ("thermal_throttle", n2, 9),
         ("hbm_ecc_corrected", n2, 2), ("sram_ecc_corrected", n2, 3),
         ("node_loss", n3, 0),
+        # n0's job has already crashed: these fail two more devices without moving a job.
+        ("chip_failure", n0, 2), ("silent_data_corruption", n0, 3),
     ]
     injected = {}
     for kind, node, dev in faults:
@@ -178,6 +180,9 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         "sram_ecc_corrected": ("NeuronCorrectableECCStorm", {
             "instance_id": n2, "neuron_device": "3", "event_type": "sram_ecc_corrected"}),
         "node_loss": ("NeuronNodeDown", {"instance_id": n3}),
+        "chip_failure": ("NeuronDeviceFailed", {"instance_id": n0, "neuron_device": "2"}),
+        "silent_data_corruption": ("NeuronDeviceFailed",
+                                   {"instance_id": n0, "neuron_device": "3"}),
         "submit:oversized job": ("NeuronDeviceHBMNearCapacity", {"instance_id": n4}),
         "submit:idle serving job": ("NeuronAllocatedIdle", {"instance_id": n5}),
         "restart": ("NeuronJobRestarted", {}),
