@@ -141,8 +141,11 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
     ids = [t["labels"]["instance"] for t in daemon.get_json("/sd")]
     jobs = {tuple(j["instance_ids"]): j["job_id"] for j in daemon.get_json("/api/v1/jobs")["jobs"]}
     n0, n1, n2, n3, n4, n5 = ids  # 4 x trn2u (one UltraServer), trn1, inf2
+    # n1's job must still run: its crash and restart are what NeuronJobRestarted sees.
+    assert (n1,) in jobs, jobs
     # Free the trn1 and inf2 nodes for two jobs: one too big for HBM, one with no traffic.
-    for node in (n4, n5):  # (their jobs are short: a one-node family turns over fast)
+    # Small families run short jobs, so theirs may already have finished (no arrivals).
+    for node in (n4, n5):
         if (node,) in jobs:
             _delete(daemon, f"/api/v1/jobs/{jobs[(node,)]}")
     _post(daemon, "/api/v1/jobs", {"kind": "pretrain", "model": "llama3-405b", "nodes": 1,
@@ -155,6 +158,8 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         ("link_degraded", n2, 0), ("link_down", n2, 5), ("thermal_throttle", n2, 9),
         ("hbm_ecc_corrected", n2, 2), ("sram_ecc_corrected", n2, 3),
         ("node_loss", n3, 0),
+        # n0's job has already crashed: these fail two more devices without moving a job.
+        ("chip_failure", n0, 2), ("silent_data_corruption", n0, 3),
     ]
     injected = {}
     for kind, node, dev in faults:
@@ -175,6 +180,9 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         "sram_ecc_corrected": ("NeuronCorrectableECCStorm", {
             "instance_id": n2, "neuron_device": "3", "event_type": "sram_ecc_corrected"}),
         "node_loss": ("NeuronNodeDown", {"instance_id": n3}),
+        "chip_failure": ("NeuronDeviceFailed", {"instance_id": n0, "neuron_device": "2"}),
+        "silent_data_corruption": ("NeuronDeviceFailed",
+                                   {"instance_id": n0, "neuron_device": "3"}),
         "submit:oversized job": ("NeuronDeviceHBMNearCapacity", {"instance_id": n4}),
         "submit:idle serving job": ("NeuronAllocatedIdle", {"instance_id": n5}),
         "restart": ("NeuronJobRestarted", {}),

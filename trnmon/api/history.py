@@ -1,4 +1,5 @@
-"""History: ring buffers of fleet, per-node and per-chip aggregates, one row per tick.
+"""History: ring buffers of fleet, per-node and per-chip aggregates, one row per recorded tick
+(a daemon catching up after a stall records the last tick of the burst).
 
 Per-node history keeps a long window (default 600 ticks); per-chip history a short one
 (default 120 ticks, float16) so that a 40,000-chip fleet stays within tens of MB. A TUI

@@ -136,6 +136,21 @@ def alert_rules() -> list[Alert]:
               "3. Open a hardware ticket with the instance id and device; an uncorrectable\n"
               "   HBM error needs the instance replaced, SRAM ones usually too.",
               "hbm_ecc_uncorrected,sram_ecc_uncorrected"),
+        # A failed device with no uncorrectable ECC behind it (a faulty chip, detected silent
+        # data corruption): the ECC alert already pages for the others.
+        Alert("NeuronDeviceFailed",
+              f'{sel("neuron_device_health_state", state="failed")} == 1\n'
+              f"unless on (instance_id, neuron_device)\n"
+              f'increase({sel(ecc, event_type="=~" + _UNCORRECTED)}[15m]) > 0', "1m",
+              "critical", f"Device failed on {_WHERE}",
+              "The device failed without an uncorrectable ECC error (a faulty chip or a "
+              "detected silent data corruption); the job on it crashed and restarts from "
+              "its last checkpoint elsewhere.",
+              "1. Drain the instance: no new jobs (the scheduler already avoids it).\n"
+              "2. Check the Jobs dashboard: the job should restart within minutes; after a\n"
+              "   silent data corruption, check its loss curve since the last checkpoint.\n"
+              "3. Open a hardware ticket with the instance id and device: replace the instance.",
+              "chip_failure,silent_data_corruption"),
         Alert("NeuronCorrectableECCStorm",
               f'increase({sel(ecc, event_type="=~" + _CORRECTED)}[10m]) > 100', "5m",
               "warning", f"Correctable ECC storm on {_WHERE}",
