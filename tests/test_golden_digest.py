@@ -24,14 +24,16 @@ from trnmon.snapshot import FleetSnapshot
 
 # Re-recorded for issue 13 (target-allocation arrivals, the priority + backfill scheduler
 # and goodput change the trajectory on purpose; the reference tests still agree), and again
-# when the arrival controller's average began from the initial fill's share instead of zero.
+# when the arrival controller's average began from the initial fill's share instead of zero,
+# and when random faults and arrivals became one Poisson total per tick split by cause or
+# family (a multinomial) instead of a Poisson draw per cause or family (soak speed).
 GOLDEN = {
-    "tiny": "7aac16b932c4b3dde487dc61c2d56dad530321ba1e3e3b3e2fc7ea703fb7cd88",
-    "ohio": "ed7dcedce1cf6902a08bd8cb2a3dd557e7019b9aabfb6a760146c0386a91085b",
-    "numba": "b0e52f964d24278469dedbabcd88d55de4c226bc7584fe02e1f543575e54f901",
+    "tiny": "f9be8b536b56a043c3c5d3c2eac1789d80f129339c364a799361ef188e6c7cea",
+    "ohio": "332b31ce8ca4018093734e265c6c696f07603153afdca84d5964eca4a4a4d23a",
+    "numba": "f5e9990b9d37215ec1bc04653cae43c5f25fd34c9e827624148ea90349b2000f",
     # The pre-issue-12 file restored (no goodput or controller state: they start at
     # zero) and continued under the issue-13 rules.
-    "tiny_from_v1_file": "58370dc2a6a93016dae1e95296e5247f801fd2df9b614ec45f3fe051c7732404",
+    "tiny_from_v1_file": "cd0755e1d4a044c55add4fdd8bc0e213cbada5d94a6647ef399a7b41238c2dec",
 }
 
 

@@ -18,7 +18,9 @@ With `workload.arrivals_per_hour` set, arrivals are instead a fixed Poisson rate
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -49,22 +51,41 @@ def pool_mean_node_seconds(wl: WorkloadConfig, pool: Pool) -> float:
     return _MEAN_CACHE[key]
 
 
-def target_rates(wl: WorkloadConfig, pools: list[Pool], healthy: npt.NDArray[np.int64],
-                 allocated: npt.NDArray[np.int64], queued: npt.NDArray[np.int64],
-                 avg: npt.NDArray[np.float64]) -> list[float]:
-    """Jobs per second for each family (FAMILIES order) of one cell; 0 where absent."""
-    rates = []
+@dataclass(frozen=True)
+class Demand:
+    """What a cell's arrival rates need from its counts, computed once per scheduler
+    event (counts change only then) rather than every tick: per family (FAMILIES order),
+    the feed-forward rate (0 where the family is absent or has no healthy node), the gap
+    to target, and the allocated share the average moves towards."""
+
+    feed_forward: tuple[float, ...]
+    gap: tuple[float, ...]
+    share: npt.NDArray[np.float64]
+
+
+def demand(wl: WorkloadConfig, pools: list[Pool], healthy: npt.NDArray[np.int64],
+           allocated: npt.NDArray[np.int64], queued: npt.NDArray[np.int64]) -> Demand:
+    n = len(FAMILIES)
+    ff, gap = np.zeros(n), np.zeros(n)
     target = wl.target_allocation
     for f, pool in enumerate(pools):
         h = int(healthy[f])
         if pool.nodes == 0 or h == 0:
-            rates.append(0.0)
             continue
-        ff = target * h / pool_mean_node_seconds(wl, pool)
-        gap = (target * h - int(allocated[f]) - int(queued[f])) / h
-        boost = 1.0 + ARRIVAL_GAP_GAIN * gap + ARRIVAL_EWMA_GAIN * (target - float(avg[f]))
-        rates.append(ff * min(max(boost, 0.0), ARRIVAL_MAX_BOOST))
-    return rates
+        ff[f] = target * h / pool_mean_node_seconds(wl, pool)
+        gap[f] = (target * h - int(allocated[f]) - int(queued[f])) / h
+    share = np.divide(allocated, healthy, out=np.zeros(n), where=healthy > 0)
+    return Demand(tuple(ff.tolist()), tuple(gap.tolist()), share)
+
+
+def target_rates(wl: WorkloadConfig, d: Demand,
+                 avg: npt.NDArray[np.float64]) -> list[float]:
+    """Jobs per second for each family (FAMILIES order) of one cell; 0 where absent.
+    Plain floats: three families' arithmetic costs less than numpy's call overhead."""
+    target = wl.target_allocation
+    return [ff * min(max(1.0 + ARRIVAL_GAP_GAIN * gap + ARRIVAL_EWMA_GAIN * (target - a),
+                         0.0), ARRIVAL_MAX_BOOST)
+            for ff, gap, a in zip(d.feed_forward, d.gap, avg.tolist(), strict=True)]
 
 
 def fixed_rates(wl: WorkloadConfig, pools: list[Pool], n_chips: int) -> list[float]:
@@ -74,9 +95,12 @@ def fixed_rates(wl: WorkloadConfig, pools: list[Pool], n_chips: int) -> list[flo
     return [per_s * p.nodes / total if total else 0.0 for p in pools]
 
 
-def update_average(avg: npt.NDArray[np.float64], healthy: npt.NDArray[np.int64],
-                   allocated: npt.NDArray[np.int64], dt: float) -> None:
+def update_average(avg: npt.NDArray[np.float64], share: npt.NDArray[np.float64],
+                   dt: float) -> None:
     """Move each family's allocated-share average one tick towards the current share."""
-    w = 1.0 - math.exp(-dt / ARRIVAL_EWMA_S)
-    share = np.divide(allocated, healthy, out=np.zeros(len(FAMILIES)), where=healthy > 0)
-    avg += w * (share - avg)
+    avg += _ewma_weight(dt) * (share - avg)
+
+
+@functools.lru_cache(maxsize=8)
+def _ewma_weight(dt: float) -> float:
+    return 1.0 - math.exp(-dt / ARRIVAL_EWMA_S)

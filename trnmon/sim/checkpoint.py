@@ -221,6 +221,7 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
     faults.links_changed = bool(f["links_changed"])
     eng.faults.events.clear()
     eng.kernel.refresh_links(sim.devices)  # derived masks from the restored link states
+    eng.scheduler.touch_all()  # queues and nodes were replaced under the scheduler
     return eng
 
 

@@ -22,6 +22,10 @@ from typing import Any
 import numpy as np
 
 from trnmon.sim import formulas
+from trnmon.sim.goodput import CKPT as GP_CKPT
+from trnmon.sim.goodput import LOAD as GP_LOAD
+from trnmon.sim.goodput import LOST as GP_LOST
+from trnmon.sim.goodput import P as GP_P
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
     DEGRADED,
@@ -311,3 +315,50 @@ def fused_jobs() -> JobsKernel | None:
         jobs_kernel(tuple(inp), tuple(costs), tuple(progress))
 
     return run
+
+
+GoodputKernel = Callable[..., None]
+
+
+@functools.cache
+def fused_goodput() -> GoodputKernel | None:
+    """`JobTable.accrue_goodput` as one loop over job slots: the same sums in the same
+    order (each state's chip-seconds summed per (cell, training/serving) from zero in slot
+    order, as `np.bincount` does, then added to the totals), so results are bit-identical.
+    On a small fleet the numpy version's dozen array calls are a tenth of a soak tick."""
+    if not _numba_enabled():
+        return None
+    try:
+        from numba import njit
+    except ImportError:
+        return None
+
+    @njit(cache=True, nogil=True)
+    def goodput_kernel(dt: float, state: Any, progressing: Any, kind: Any, chips: Any,
+                       slot_cell: Any, cols: Any, part: Any,
+                       totals: Any) -> None:  # pragma: no cover - compiled
+        part[...] = 0.0
+        used = np.zeros(4, dtype=np.bool_)
+        for i in range(state.shape[0]):
+            s = state[i]
+            if progressing[i]:
+                cat = GP_P
+            elif s == J_CHECKPOINTING:
+                cat = GP_CKPT
+            elif s == J_LOADING:
+                cat = GP_LOAD
+            elif s == J_STALLED:
+                cat = GP_LOST
+            else:
+                continue
+            cols[cat][i] += dt
+            row = 0 if (kind[i] == K_PRETRAIN or kind[i] == K_FINETUNE) else 1
+            part[slot_cell[i], row, cat] += chips[i] * dt
+            used[cat] = True
+        for cat in range(4):
+            if used[cat]:
+                for c in range(totals.shape[0]):
+                    for r in range(2):
+                        totals[c, r, cat] += part[c, r, cat]
+
+    return goodput_kernel

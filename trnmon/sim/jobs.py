@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.sim import formulas
-from trnmon.sim.fused import fused_jobs
+from trnmon.sim.fused import fused_goodput, fused_jobs
 from trnmon.sim.goodput import CKPT, LOAD, LOST, SERVING, TRAINING, Goodput, P
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
@@ -23,6 +23,7 @@ from trnmon.sim.rules import (
     HANG_WATCHDOG_S,
     IDLE_KIND,
     J_CHECKPOINTING,
+    J_FREE,
     J_LOADING,
     J_STALLED,
     K_FINETUNE,
@@ -140,6 +141,7 @@ class JobTable:
     # The numba kernel's argument bundles over the columns, built on first use.
     _bundles: tuple[JobCosts, JobProgress] | None = field(default=None, init=False,
                                                           repr=False)
+    _gp_part: F64 | None = field(default=None, init=False, repr=False)  # goodput scratch
 
     def __post_init__(self) -> None:
         n = self.capacity + 1  # + idle slot
@@ -240,6 +242,14 @@ class JobTable:
         cell `slot_cell[i]`), as the job tick saw it: productive if the job progressed,
         else checkpoint, loading or (stalled) lost."""
         n = self.capacity
+        kernel = fused_goodput() if self.backend == "numba" else None
+        if kernel is not None:
+            if self._gp_part is None or self._gp_part.shape != (*totals.shape[:2], 4):
+                self._gp_part = np.zeros((*totals.shape[:2], 4))
+            kernel(dt, self.state[:n], self.progressing[:n], self.kind[:n], self.chips[:n],
+                   slot_cell[:n], (self.gp_productive, self.gp_checkpoint, self.gp_loading,
+                                   self.gp_lost), self._gp_part, totals)
+            return
         state = self.state[:n]
         chips = self.chips[:n]
         kind = self.kind[:n]
@@ -371,11 +381,11 @@ class JobTable:
         self.timer[start_ckpt] = self.checkpoint_s[start_ckpt]
 
     def finished_slots(self) -> npt.NDArray[np.intp]:
-        live = self.state[: self.capacity] != JobState.FREE
+        live = self.state[: self.capacity] != J_FREE  # plain-int codes: cheaper than enums
         due = self.elapsed[: self.capacity] >= self.duration[: self.capacity]
         return np.flatnonzero(live & due)
 
     def stalled_out(self) -> npt.NDArray[np.intp]:
         job_state = self.state[: self.capacity]
         timed_out = self.timer[: self.capacity] >= HANG_WATCHDOG_S
-        return np.flatnonzero((job_state == JobState.STALLED) & timed_out)
+        return np.flatnonzero((job_state == J_STALLED) & timed_out)

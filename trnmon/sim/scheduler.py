@@ -17,6 +17,8 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
 from trnmon.sim.arrivals import (
+    Demand,
+    demand,
     fixed_rates,
     pool_mean_node_seconds,
     target_rates,
@@ -117,6 +119,17 @@ class Scheduler:
         # blocked head job, and queue waits of recent placements for consumers to drain.
         self.reserved = np.zeros(topo.n_nodes, dtype=np.bool_)
         self.wait_log: list[float] = []
+        # What placement and the arrival controller read (queues, free and healthy nodes)
+        # changes only at the events that call `touch`. A cell whose last placement pass
+        # changed nothing needs no pass until one does: a job that did not fit cannot fit
+        # later without an event (free nodes only shrink, and a backfill candidate's end
+        # only moves later relative to the head's shadow time). `version` counts every
+        # touch, so per-family counts can be cached between events.
+        self.dirty = np.ones(len(cells), dtype=np.bool_)
+        self.version = 0
+        self._demand: list[tuple[int, Demand] | None] = [None] * len(cells)
+        self._counts: list[tuple[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                            npt.NDArray[np.int64]]] | None] = [None] * len(cells)
 
     # --- the mutable part, by the names the scheduler has always used ---------------------
     @property
@@ -134,6 +147,19 @@ class Scheduler:
     @queues.setter
     def queues(self, value: list[deque[Pending]]) -> None:
         self.sched_state.queues = value
+        self.touch_all()
+
+    def touch(self, cell: int) -> None:
+        """Something placement reads changed in `cell` (a queue, a free or healthy node)."""
+        self.dirty[cell] = True
+        self.version += 1
+
+    def touch_all(self) -> None:
+        self.dirty[:] = True
+        self.version += 1
+
+    def touch_node(self, node: int) -> None:
+        self.touch(int(self.node_cell[node]))
 
     @property
     def next_job_ids(self) -> list[int]:
@@ -208,6 +234,7 @@ class Scheduler:
         job_id = self.next_job_ids[cell]
         self.next_job_ids[cell] += 1
         self.queues[cell].append(Pending(spec, now, job_id))
+        self.touch(cell)
         return job_id
 
     def admit(self, spec: JobSpec, now: float, cell: int) -> int | None:
@@ -220,7 +247,11 @@ class Scheduler:
     def pool_counts(self, cell: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                                               npt.NDArray[np.int64]]:
         """Per family (FAMILIES order) in the cell: healthy nodes, healthy nodes with a
-        job, and the nodes its queued jobs ask for (but a blocked head's)."""
+        job, and the nodes its queued jobs ask for (but a blocked head's). Cached between
+        events (`touch`): the callers must not modify the arrays."""
+        cached = self._counts[cell]
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
         c = self.cells[cell]
         sl = slice(c.node_lo, c.node_hi)
         fam, usable = self.node_fam[sl], self.node_usable[sl]
@@ -241,6 +272,7 @@ class Scheduler:
         for f, key in first.items():
             if key[3] > healthy[f] - allocated[f]:
                 queued[f] -= key[3]
+        self._counts[cell] = (self.version, (healthy, allocated, queued))
         return healthy, allocated, queued
 
     def arrive(self, cell: int, now: float, dt: float) -> None:
@@ -248,16 +280,25 @@ class Scheduler:
         rate), each admitted or rejected."""
         wl = self.config.workload
         c, pools = self.cells[cell], self.pools[cell]
-        healthy, allocated, queued = self.pool_counts(cell)
         avg = self.sched_state.alloc_avg[cell]
+        cached = self._demand[cell]
+        if cached is None or cached[0] != self.version:
+            cached = self._demand[cell] = (self.version, demand(wl, pools,
+                                                                *self.pool_counts(cell)))
+        d = cached[1]
         if wl.arrivals_per_hour is None:
-            rates = target_rates(wl, pools, healthy, allocated, queued, avg)
+            rates = target_rates(wl, d, avg)
         else:
             rates = fixed_rates(wl, pools, c.n_chips)
-        update_average(avg, healthy, allocated, dt)
-        counts = c.rng.poisson(np.array(rates) * dt)
-        for pool, k in zip(pools, counts.tolist(), strict=True):
-            for _ in range(int(k)):
+        update_average(avg, d.share, dt)
+        # Counts then positions: one Poisson total (a scalar draw) split by family.
+        rate = sum(rates)
+        k = int(c.rng.poisson(rate * dt)) if rate > 0 else 0
+        if not k:
+            return
+        counts = c.rng.multinomial(k, np.array(rates) / rate).tolist()
+        for pool, n in zip(pools, counts, strict=True):
+            for _ in range(int(n)):
                 self.admit(random_spec(wl, c.rng, pool), now, cell)
 
     def random_spec(self, rng: np.random.Generator, trainium_only: bool = False,
@@ -271,6 +312,7 @@ class Scheduler:
         return random_spec(self.config.workload, rng, pool)
 
     def cancel(self, job_id: int) -> bool:
+        self.touch_all()
         for q in self.queues:
             for p in list(q):
                 if p.job_id == job_id:
@@ -334,6 +376,7 @@ class Scheduler:
             return None
         c = self.cells[cell]
         slot = self.jobs.free_slot(c.node_lo, c.node_hi)
+        self.touch(cell)
         topo = self.topo
         itype = topo.instance_type(int(nodes[0]))
         chip = itype.chip_spec
@@ -375,8 +418,12 @@ class Scheduler:
     def place_queued(self, now: float) -> None:
         """Priority order with EASY backfilling, per family of every cell (see the class
         docstring). Every queued job is considered each tick while free nodes remain."""
-        self.reserved[:] = False
         for cell, q in enumerate(self.queues):
+            if not self.dirty[cell]:
+                continue  # nothing it reads changed since a pass that placed nothing
+            self.dirty[cell] = False  # placing sets it again: one more pass next tick
+            c = self.cells[cell]
+            self.reserved[c.node_lo:c.node_hi] = False
             if not q:
                 continue
             free = self._free_mask(cell)
@@ -476,6 +523,7 @@ class Scheduler:
     def _free(self, slot: int) -> JobRecord:
         rec = self.jobs.release(slot)
         self.node_job[rec.nodes] = -1
+        self.touch_node(rec.nodes[0])
         for n in rec.nodes:
             self.chip_job[self.topo.node_chip_start[n]: self.topo.node_chip_start[n + 1]] = (
                 self.jobs.idle_slot)

@@ -93,6 +93,8 @@ def soak(config: FleetConfig, days: int, tick: float,
     busy_total = np.zeros(len(FAMILIES))
     busy_all_total = 0.0
     base = {"completed": st.completed, "rejected": st.rejected, "failed": st.failed}
+    seen = -1
+    share, share_all = np.zeros(len(FAMILIES)), 0.0
     for day in range(1, days + 1):
         day_start = {"completed": st.completed, "rejected": st.rejected, "failed": st.failed}
         gp_day = st.goodput.copy()
@@ -100,13 +102,20 @@ def soak(config: FleetConfig, days: int, tick: float,
         busy = np.zeros(len(FAMILIES))
         busy_all = 0.0
         sched.wait_log.clear()
+        # Allocation changes only at scheduler events (`Scheduler.version`): between them
+        # the busy shares are summed as (share x ticks) rather than recounted every tick.
         for _ in range(ticks_per_day):
             eng.step(tick, devices=False)
-            healthy, allocated = _counts(eng)
-            busy += np.divide(allocated, healthy, out=np.zeros(len(FAMILIES)),
-                              where=healthy > 0)
-            busy_all += float(allocated.sum()) / max(int(healthy.sum()), 1)
-            queue_max = max(queue_max, sum(len(q) for q in sched.queues))
+            if sched.version != seen:
+                seen = sched.version
+                healthy, allocated = _counts(eng)
+                share = np.divide(allocated, healthy, out=np.zeros(len(FAMILIES)),
+                                  where=healthy > 0)
+                share_all = float(allocated.sum()) / max(int(healthy.sum()), 1)
+                queued = sum(len(q) for q in sched.queues)
+                queue_max = max(queue_max, queued)
+            busy += share
+            busy_all += share_all
             if on_tick is not None:
                 on_tick(eng)
         if progress is not None:
