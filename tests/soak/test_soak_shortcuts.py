@@ -4,7 +4,6 @@ trajectory, bit for bit, as doing everything every tick."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from trnmon.config import load_config
