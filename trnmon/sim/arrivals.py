@@ -58,8 +58,8 @@ class Demand:
     the feed-forward rate (0 where the family is absent or has no healthy node), the gap
     to target, and the allocated share the average moves towards."""
 
-    feed_forward: tuple[float, ...]
-    gap: tuple[float, ...]
+    feed_forward: npt.NDArray[np.float64]
+    gap: npt.NDArray[np.float64]
     share: npt.NDArray[np.float64]
 
 
@@ -75,17 +75,17 @@ def demand(wl: WorkloadConfig, pools: list[Pool], healthy: npt.NDArray[np.int64]
         ff[f] = target * h / pool_mean_node_seconds(wl, pool)
         gap[f] = (target * h - int(allocated[f]) - int(queued[f])) / h
     share = np.divide(allocated, healthy, out=np.zeros(n), where=healthy > 0)
-    return Demand(tuple(ff.tolist()), tuple(gap.tolist()), share)
+    return Demand(ff, gap, share)
 
 
-def target_rates(wl: WorkloadConfig, d: Demand,
-                 avg: npt.NDArray[np.float64]) -> list[float]:
-    """Jobs per second for each family (FAMILIES order) of one cell; 0 where absent.
-    Plain floats: three families' arithmetic costs less than numpy's call overhead."""
-    target = wl.target_allocation
-    return [ff * min(max(1.0 + ARRIVAL_GAP_GAIN * gap + ARRIVAL_EWMA_GAIN * (target - a),
-                         0.0), ARRIVAL_MAX_BOOST)
-            for ff, gap, a in zip(d.feed_forward, d.gap, avg.tolist(), strict=True)]
+def target_rates(wl: WorkloadConfig, feed_forward: npt.NDArray[np.float64],
+                 gap: npt.NDArray[np.float64],
+                 avg: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Jobs per second for each (cell, family) (FAMILIES order); 0 where absent. All
+    cells at once: per cell, a dozen numpy calls cost more than the arithmetic."""
+    boost = 1.0 + ARRIVAL_GAP_GAIN * gap + ARRIVAL_EWMA_GAIN * (wl.target_allocation - avg)
+    rates: npt.NDArray[np.float64] = feed_forward * np.clip(boost, 0.0, ARRIVAL_MAX_BOOST)
+    return rates
 
 
 def fixed_rates(wl: WorkloadConfig, pools: list[Pool], n_chips: int) -> list[float]:

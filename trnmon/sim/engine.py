@@ -178,8 +178,7 @@ class Engine:
                            cause=self.faults.stall_cause(
                                np.flatnonzero(self.sim.chip_job == slot)))
         sched.complete_finished()
-        for i in range(len(self.cells)):
-            sched.arrive(i, now, dt)
+        sched.arrive(now, dt)
         sched.place_queued(now)
 
         # 3. job slowdowns: everything when a link changed (rare), else only the jobs that

@@ -17,7 +17,6 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import INSTANCE_TYPES, ULTRASERVER_NODES
 from trnmon.sim.arrivals import (
-    Demand,
     demand,
     fixed_rates,
     pool_mean_node_seconds,
@@ -127,7 +126,12 @@ class Scheduler:
         # touch, so per-family counts can be cached between events.
         self.dirty = np.ones(len(cells), dtype=np.bool_)
         self.version = 0
-        self._demand: list[tuple[int, Demand] | None] = [None] * len(cells)
+        # Arrival inputs per (cell, family), refreshed for a cell after its events.
+        self.cell_version = np.zeros(len(cells), dtype=np.int64)
+        self._demand_seen = np.full(len(cells), -1, dtype=np.int64)
+        self._ff = np.zeros((len(cells), len(FAMILIES)))
+        self._gap = np.zeros((len(cells), len(FAMILIES)))
+        self._share = np.zeros((len(cells), len(FAMILIES)))
         self._counts: list[tuple[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                                             npt.NDArray[np.int64]]] | None] = [None] * len(cells)
 
@@ -152,10 +156,12 @@ class Scheduler:
     def touch(self, cell: int) -> None:
         """Something placement reads changed in `cell` (a queue, a free or healthy node)."""
         self.dirty[cell] = True
+        self.cell_version[cell] += 1
         self.version += 1
 
     def touch_all(self) -> None:
         self.dirty[:] = True
+        self.cell_version += 1
         self.version += 1
 
     def touch_node(self, node: int) -> None:
@@ -250,7 +256,7 @@ class Scheduler:
         job, and the nodes its queued jobs ask for (but a blocked head's). Cached between
         events (`touch`): the callers must not modify the arrays."""
         cached = self._counts[cell]
-        if cached is not None and cached[0] == self.version:
+        if cached is not None and cached[0] == self.cell_version[cell]:
             return cached[1]
         c = self.cells[cell]
         sl = slice(c.node_lo, c.node_hi)
@@ -272,34 +278,45 @@ class Scheduler:
         for f, key in first.items():
             if key[3] > healthy[f] - allocated[f]:
                 queued[f] -= key[3]
-        self._counts[cell] = (self.version, (healthy, allocated, queued))
+        self._counts[cell] = (int(self.cell_version[cell]), (healthy, allocated, queued))
         return healthy, allocated, queued
 
-    def arrive(self, cell: int, now: float, dt: float) -> None:
-        """This tick's arrivals in the cell: target allocation per family (or the fixed
-        rate), each admitted or rejected."""
+    def arrive(self, now: float, dt: float) -> None:
+        """This tick's arrivals in every cell: target allocation per family (or the fixed
+        rate), each admitted or rejected. Rates for all cells at once (a cell's rates read
+        only its own counts, so one cell's arrivals do not change another's)."""
         wl = self.config.workload
-        c, pools = self.cells[cell], self.pools[cell]
-        avg = self.sched_state.alloc_avg[cell]
-        cached = self._demand[cell]
-        if cached is None or cached[0] != self.version:
-            cached = self._demand[cell] = (self.version, demand(wl, pools,
-                                                                *self.pool_counts(cell)))
-        d = cached[1]
+        st = self.sched_state
+        n_cells = len(self.cells)
         if wl.arrivals_per_hour is None:
-            rates = target_rates(wl, d, avg)
+            for cell in range(n_cells):
+                if self._demand_seen[cell] != self.cell_version[cell]:
+                    self._demand_seen[cell] = self.cell_version[cell]
+                    d = demand(wl, self.pools[cell], *self.pool_counts(cell))
+                    self._ff[cell], self._gap[cell], self._share[cell] = (d.feed_forward,
+                                                                          d.gap, d.share)
+            rates = target_rates(wl, self._ff, self._gap, st.alloc_avg)
         else:
-            rates = fixed_rates(wl, pools, c.n_chips)
-        update_average(avg, d.share, dt)
-        # Counts then positions: one Poisson total (a scalar draw) split by family.
-        rate = sum(rates)
-        k = int(c.rng.poisson(rate * dt)) if rate > 0 else 0
-        if not k:
-            return
-        counts = c.rng.multinomial(k, np.array(rates) / rate).tolist()
-        for pool, n in zip(pools, counts, strict=True):
-            for _ in range(int(n)):
-                self.admit(random_spec(wl, c.rng, pool), now, cell)
+            rates = np.array([fixed_rates(wl, self.pools[i], self.cells[i].n_chips)
+                              for i in range(n_cells)])
+            for cell in range(n_cells):
+                self._share[cell] = demand(wl, self.pools[cell],
+                                           *self.pool_counts(cell)).share
+        update_average(st.alloc_avg, self._share, dt)
+        # Counts then positions: one Poisson total per cell (a scalar draw from the cell's
+        # generator) split by family.
+        totals = rates.sum(axis=1)
+        for cell in np.flatnonzero(totals > 0).tolist():
+            c = self.cells[cell]
+            rate = float(totals[cell])
+            k = int(c.rng.poisson(rate * dt))
+            if not k:
+                continue
+            pools = self.pools[cell]
+            counts = c.rng.multinomial(k, rates[cell] / rate).tolist()
+            for pool, n in zip(pools, counts, strict=True):
+                for _ in range(int(n)):
+                    self.admit(random_spec(wl, c.rng, pool), now, cell)
 
     def random_spec(self, rng: np.random.Generator, trainium_only: bool = False,
                     cell: int = 0) -> JobSpec:
