@@ -115,9 +115,11 @@ def test_soak_bad_flags_are_one_line_exit_2() -> None:
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "issue 13's ETT band [0.85, 0.97] is not met since issue 14: asynchronous checkpoints "
-    "pause a job < 1 s and restarts cost 90 s, so ultracluster-40k runs at ETT ~0.999; "
-    "modelling the background checkpoint write and restart time is open work"))
+    "issue 13's fleet-wide ETT band [0.85, 0.97] is not met on ultracluster-40k (~0.998): "
+    "its 1,600-chip scheduling cells and max_job_share cap a job at 6 UltraServers (384 "
+    "chips), which at Llama 3's per-chip rate sees one interruption in ~5 days, so "
+    "checkpoint-interval losses are ~0.2 %; the same rules give a Llama-3-scale gang ETT "
+    "0.93 (tests/soak/test_llama_scale.py)"))
 def test_effective_training_time_in_band_and_falls_with_fault_rate() -> None:
     """CI's shorter stand-in for the 60-day ultracluster-40k soak (README quotes that one):
     4 days at the default 60 s tick, then the same with faults 20x as frequent."""
