@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.conftest_prometheus import free_port
+from tests.server_process import launch, stop
 from trnmon.dashboards.yamltext import Value, dump
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -95,26 +95,16 @@ class Alertmanager:
 
     def start(self, timeout: float = 30.0) -> Alertmanager:
         assert Path(ALERTMANAGER).exists(), "install the Debian package prometheus-alertmanager"
-        for _ in range(3):  # a free port can be taken between probe and bind: retry
-            self.port = free_port()
-            with (self.workdir / "alertmanager.log").open("ab") as log:
-                self.proc = subprocess.Popen(
-                    [ALERTMANAGER, f"--config.file={self.config}",
-                     f"--storage.path={self.workdir / 'data'}",
-                     f"--web.listen-address=127.0.0.1:{self.port}",
-                     "--cluster.listen-address=", "--log.level=warn"],
-                    stdout=log, stderr=log)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
-                        if r.status == 200:
-                            return self
-                except OSError:
-                    time.sleep(0.2)
-            self.stop()
-        raise AssertionError("alertmanager did not start: "
-                             + (self.workdir / "alertmanager.log").read_text()[-2000:])
+
+        def argv(port: int) -> list[str]:
+            return [ALERTMANAGER, f"--config.file={self.config}",
+                    f"--storage.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=", "--log.level=warn"]
+
+        self.port, self.proc = launch("alertmanager", argv, self.workdir / "alertmanager.log",
+                                      timeout)
+        return self
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """What Prometheus does: POST /api/v2/alerts."""
@@ -125,10 +115,4 @@ class Alertmanager:
             assert r.status == 200
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -21,13 +20,9 @@ from typing import Any
 
 import pytest
 
+from tests.server_process import launch, stop
+
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Prometheus:
@@ -52,29 +47,18 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> Prometheus:
-        for _ in range(3):  # a free port can be taken between probe and bind: retry
-            self.port = free_port()
-            with (self.workdir / "prometheus.log").open("ab") as log:
-                self.proc = subprocess.Popen(
-                    [PROMETHEUS, f"--config.file={self.config}",
-                     # An agent (--enable-feature=agent) has a WAL, not a TSDB.
-                     (f"--storage.agent.path={self.workdir / 'wal'}"
-                      if "--enable-feature=agent" in self.extra_args
-                      else f"--storage.tsdb.path={self.workdir / 'data'}"),
-                     f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
-                     *self.extra_args],
-                    stdout=log, stderr=log)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
-                        if r.status == 200:
-                            return self
-                except OSError:
-                    time.sleep(0.2)
-            self.stop()
-        raise AssertionError("prometheus did not start: "
-                             + (self.workdir / "prometheus.log").read_text()[-2000:])
+        def argv(port: int) -> list[str]:
+            return [PROMETHEUS, f"--config.file={self.config}",
+                    # An agent (--enable-feature=agent) has a WAL, not a TSDB.
+                    (f"--storage.agent.path={self.workdir / 'wal'}"
+                     if "--enable-feature=agent" in self.extra_args
+                     else f"--storage.tsdb.path={self.workdir / 'data'}"),
+                    f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+                    *self.extra_args]
+
+        self.port, self.proc = launch("prometheus", argv, self.workdir / "prometheus.log",
+                                      timeout)
+        return self
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
@@ -96,13 +80,7 @@ class Prometheus:
         raise AssertionError(f"{promql}: condition not met in {timeout} s; last {result}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 @pytest.fixture

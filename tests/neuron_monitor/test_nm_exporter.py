@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest_prometheus import PROMETHEUS, Prometheus, free_port
+from tests.conftest_prometheus import PROMETHEUS, Prometheus
 from tests.neuron_monitor.conftest import fixture_line
+from tests.server_process import free_port
 from trnmon.exporter.catalog import BY_NAME
 from trnmon.neuron_monitor.exposition import PROVIDED, HostExposition
 from trnmon.neuron_monitor.feed import Ingest

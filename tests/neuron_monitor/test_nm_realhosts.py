@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest_prometheus import PROMETHEUS, free_port
+from tests.conftest_prometheus import PROMETHEUS
 from tests.neuron_monitor.aws_reference import parse_exposition, samples
 from tests.neuron_monitor.conftest import FIXTURES, fixture_line
 from tests.neuron_monitor.fixtures.generate import FIXTURES as GENERATED
+from tests.server_process import free_port
 from trnmon.neuron_monitor.exposition import HostExposition
 from trnmon.neuron_monitor.feed import Ingest
 
