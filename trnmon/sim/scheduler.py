@@ -305,10 +305,10 @@ class Scheduler:
         update_average(st.alloc_avg, self._share, dt)
         # Counts then positions: one Poisson total per cell (a scalar draw from the cell's
         # generator) split by family.
-        totals = rates.sum(axis=1)
-        for cell in np.flatnonzero(totals > 0).tolist():
+        for cell, rate in enumerate(rates.sum(axis=1).tolist()):
+            if rate <= 0:
+                continue
             c = self.cells[cell]
-            rate = float(totals[cell])
             k = int(c.rng.poisson(rate * dt))
             if not k:
                 continue
