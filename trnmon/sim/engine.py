@@ -68,6 +68,7 @@ class Engine:
         self.topo = topo = topology or build_topology(config)
         self.cells = cells = make_cells(topo, config)
         self.rng = cells[0].rng  # the fleet's generator when it is one cell
+        self._jitter_buf: npt.NDArray[np.float64] | None = None  # per-tick step noise
         # One cell in the whole fleet (not just in this shard): the historical draw order.
         self.single_cell = fleet_cells(topo.n_fleet_racks, config.cell_racks) == 1
         self.state = FleetState.allocate(topo)
@@ -214,13 +215,22 @@ class Engine:
         self.sim.clock.last_tick_s = time.perf_counter() - started
 
     def _jitter(self) -> npt.NDArray[np.float64]:
-        """One step-time noise factor per job slot, each cell's slots from its generator."""
+        """One step-time noise factor per job slot, each cell's slots from its generator.
+        Standard normals drawn into one preallocated buffer, then scaled once: the same
+        numbers as `normal(1.0, sigma)` per cell (the same draws, and loc + scale * z is
+        what numpy computes), without an array per cell per tick."""
+        buf = self._jitter_buf
+        if buf is None:
+            buf = self._jitter_buf = np.zeros(self.jobs.capacity + 1)
         if self.single_cell:
-            return self.rng.normal(1.0, STEP_JITTER_SIGMA, size=self.jobs.capacity + 1)
-        jitter = np.ones(self.jobs.capacity + 1)
-        for c in self.cells:
-            jitter[c.node_lo:c.node_hi] = c.rng.normal(1.0, STEP_JITTER_SIGMA, size=c.n_nodes)
-        return jitter
+            self.rng.standard_normal(out=buf)
+        else:
+            for c in self.cells:
+                c.rng.standard_normal(out=buf[c.node_lo:c.node_hi])
+            buf[self.jobs.capacity] = 0.0  # the idle slot: no noise
+        buf *= STEP_JITTER_SIGMA
+        buf += 1.0
+        return buf
 
     def run_for(self, wall_seconds: float) -> int:
         """Advance by wall_seconds x speed of simulated time in whole ticks; the remainder
