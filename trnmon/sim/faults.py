@@ -181,16 +181,23 @@ class FaultEngine:
 
     # --- random faults: counts, then positions ----------------------------------------
     def draw(self, dt: float, now: float) -> None:
-        for c in self.cells:
-            self._draw_cell(c, dt, now)
-        self._deterministic(dt, now)
-
-    def _draw_cell(self, c: Cell, dt: float, now: float) -> None:
-        """Random faults of one cell, from the cell's generator only."""
-        rng, n, lo = c.rng, c.n_chips, c.chip_lo
         on = self.cfg.enabled
         scale = self.cfg.rate_multiplier * dt if on else 0.0
         repair_s = self.cfg.repair_hours * 3600.0
+        ecc_scale = self.cfg.correctable_ecc_per_chip_day / DAY * scale if on else 0.0
+        hits: list[npt.NDArray[np.intp]] = []
+        for c in self.cells:
+            self._draw_cell(c, scale, repair_s, ecc_scale, now, hits)
+        if hits:
+            # Correctable ECC counts, all cells at once: (chip, column) pairs, repeats add.
+            np.add.at(self.state.ecc, tuple(np.concatenate(hits, axis=1)), 1)
+        self._deterministic(dt, now)
+
+    def _draw_cell(self, c: Cell, scale: float, repair_s: float, ecc_scale: float,
+                   now: float, hits: list[npt.NDArray[np.intp]]) -> None:
+        """Random faults of one cell, from the cell's generator only (correctable ECC hits
+        are appended to `hits` as (chips, columns) for `draw` to add)."""
+        rng, n, lo = c.rng, c.n_chips, c.chip_lo
         # Chip, job and link (EFA port, one per chip) causes land on a chip; node causes on
         # a node, once. Job causes only matter under a job (see `_random`).
         total = int(rng.poisson(_CAUSE_TOTAL * (scale * n)))
@@ -205,16 +212,13 @@ class FaultEngine:
                     for chip in (rng.integers(0, n, size=k) + lo).tolist():
                         self._random(cause, rng, now, repair_s, chip=chip)
         # Correctable ECC: Poisson total over the cell, positions by the heavy-tailed CDF.
-        mean = self.cfg.correctable_ecc_per_chip_day / DAY * scale * n if on else 0.0
-        k = int(rng.poisson(mean))
+        k = int(rng.poisson(ecc_scale * n))
         if k:
             chips = np.searchsorted(self.ecc_cdf[lo:c.chip_hi], rng.random(k), side="right")
-            chips = np.minimum(chips, n - 1) + lo
-            sram = rng.random(k) < 0.1
-            ecc = self.state.ecc
-            # A handful per tick: a plain loop beats np.add.at's setup.
-            for chip, is_sram in zip(chips.tolist(), sram.tolist(), strict=True):
-                ecc[chip, _ECC_SRAM if is_sram else _ECC_MEM] += 1
+            np.minimum(chips, n - 1, out=chips)
+            chips += lo
+            cols = np.where(rng.random(k) < 0.1, _ECC_SRAM, _ECC_MEM)
+            hits.append(np.stack((chips, cols)))
 
     def _random(self, cause: str, rng: np.random.Generator, now: float, repair_s: float, *,
                 chip: int = -1, node: int = -1) -> None:
