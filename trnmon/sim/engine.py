@@ -205,8 +205,8 @@ class Engine:
                            jitter)
         jobs.accrue_goodput(self.sim.sched.goodput, sched.node_cell, dt)
         self.cost.step(self.sim, dt)
-        self._set_ambient()
-        if devices:
+        if devices:  # the inlet temperature feeds only the device tick
+            self._set_ambient()
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
                                                        node_job=sched.node_job,
                                                        ambient_c=self.ambient))

@@ -98,6 +98,10 @@ class Scheduler:
                          dtype=np.int8)
         self.node_fam = codes[topo.node_type]
         self.standalone = topo.node_ultraserver < 0
+        # Each cell's UltraServers as rows of their nodes (cell-local), for gang picks.
+        self._us_nodes = [
+            (topo.ultraserver_node_start[c.us_lo:c.us_hi] - c.node_lo)[:, None]
+            + np.arange(ULTRASERVER_NODES) for c in cells]
         # Instance families present per cell: static, and scanning 31k nodes per arrival
         # is what made building a 500k-chip fleet slow.
         self.cell_families = [frozenset(self.node_family[c.node_lo:c.node_hi].tolist())
@@ -351,14 +355,14 @@ class Scheduler:
         UltraServers stay free for gangs."""
         c = self.cells[cell]
         if spec.ultraserver:
-            starts = self.topo.ultraserver_node_start[c.us_lo:c.us_hi] - c.node_lo
-            if starts.size == 0 or spec.nodes % ULTRASERVER_NODES:
+            us_nodes = self._us_nodes[cell]
+            if us_nodes.size == 0 or spec.nodes % ULTRASERVER_NODES:
                 return None
-            whole = mask[starts[:, None] + np.arange(ULTRASERVER_NODES)].all(axis=1)
+            whole = mask[us_nodes].all(axis=1)
             picks = np.flatnonzero(whole)[: spec.nodes // ULTRASERVER_NODES]
             if picks.size * ULTRASERVER_NODES < spec.nodes:
                 return None
-            return (starts[picks][:, None] + np.arange(ULTRASERVER_NODES)).ravel() + c.node_lo
+            return us_nodes[picks].ravel() + c.node_lo
         alone = self.standalone[c.node_lo:c.node_hi]
         first = np.flatnonzero(mask & alone)
         if first.size >= spec.nodes:
