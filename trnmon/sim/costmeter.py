@@ -17,6 +17,7 @@ fleet's resolved rates (trnmon/sim/cost.py):
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from trnmon.sim.cost import (
     node_rates,
     tokens_per_dollar,
 )
+from trnmon.sim.costkernel import MeterKernel, meter_kernel
 from trnmon.sim.jobmix import FAMILIES as JOBMIX_FAMILIES
 from trnmon.sim.rules import JobKind, JobState
 from trnmon.sim.simstate import SimState
@@ -44,6 +46,7 @@ from trnmon.topology import Topology
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
 FINISHED_KEPT = 1024
+FUSE_AFTER_TICKS = 2000  # numpy ticks before the meter loads its compiled tick
 # Lookup tables by job state and job kind code (cheaper than np.isin on every tick): the
 # capacity state of a held node whose job is in that state, and whether a kind trains.
 _WAITING = (int(JobState.LOADING), int(JobState.CHECKPOINTING), int(JobState.STALLED))
@@ -128,6 +131,17 @@ class CostMeter:
         self._delta = np.zeros(n)
         self._slot_tmp = np.zeros(n)
         self._lost_now = np.zeros((len(FAMILIES), len(CAUSE_NAMES)))
+        self._lost_total = 0.0  # sim.sched.lost.sum() when last priced
+        # The fused tick (trnmon/sim/costkernel.py), or None for the numpy path. Loading
+        # numba costs ~0.5 s, which a run repays after some 10^4 ticks: the meter starts
+        # in numpy and switches at tick `fuse_at` (at once if numba is loaded already).
+        self.kernel: MeterKernel | None = None
+        self.ticks = 0
+        self.fuse_at: int | None = 0 if "numba" in sys.modules else FUSE_AFTER_TICKS
+        self._scratch = np.zeros((4, len(FAMILIES) * len(CAPACITY_STATES)))
+        self._family_scratch = np.zeros(len(FAMILIES))
+        self._ledger_s = self.ledger.node_seconds.reshape(-1)  # views, for the kernel
+        self._ledger_d = self.ledger.dollars.reshape(-1)
         self.reprice(topo, pricing)
 
     def classify(self, sim: SimState) -> tuple[I8, F64]:
@@ -198,13 +212,37 @@ class CostMeter:
     def step(self, sim: SimState, dt: float) -> None:
         """Price the last `dt` seconds of the state as it is now."""
         jobs = sim.jobs
+        if self.ticks == self.fuse_at:
+            self.kernel = meter_kernel()
+        self.ticks += 1
         if jobs.version != self._version:
             self._reallocated(sim)
-        self._accrue_capacity(sim, dt)
-        # Jobs: their slots' prices, and the tokens they processed this tick.
+        if self.kernel is not None:
+            self.kernel(self._node_slot, self._unheld, sim.sched.node_usable, self.node_family,
+                        self.node_rate, jobs.state, jobs.kind, jobs.progressing, jobs.busy,
+                        _STATE_OF_JOB, _TRAINING_KIND, dt, self._scratch, self._ledger_s,
+                        self._ledger_d, self.slot_per_hour, self._live, self._slot_family,
+                        jobs.tokens_total, self._seen, self.slot_dollars, self.slot_tokens,
+                        self.family_tokens, self._family_scratch)
+        else:
+            self._accrue_capacity(sim, dt)
+            self._accrue_jobs(sim, dt)
+        # Lost work, priced at the family's per-chip rate as it accrues (it only grows,
+        # so its total moves whenever any entry does).
+        lost = sim.sched.lost
+        total = float(lost.sum())
+        if total != self._lost_total:
+            np.sum(lost, axis=0, out=self._lost_now)
+            self.lost_dollars += ((self._lost_now - self._lost_seen)
+                                  * self.family_chip_rate[:, None] / SECONDS_PER_HOUR)
+            self._lost_seen[...] = self._lost_now
+            self._lost_total = total
+
+    def _accrue_jobs(self, sim: SimState, dt: float) -> None:
+        """Jobs: their slots' prices, and the tokens they processed this tick."""
         np.multiply(self.slot_per_hour, dt / SECONDS_PER_HOUR, out=self._slot_tmp)
         self.slot_dollars += self._slot_tmp
-        total = jobs.tokens_total
+        total = sim.jobs.tokens_total
         delta = self._delta
         np.subtract(total, self._seen, out=delta)
         delta *= self._live
@@ -212,12 +250,6 @@ class CostMeter:
         np.multiply(total, self._live, out=self._seen)
         self.family_tokens += np.bincount(self._slot_family, weights=delta,
                                           minlength=len(FAMILIES))
-        # Lost work, priced at the family's per-chip rate as it accrues.
-        np.sum(sim.sched.lost, axis=0, out=self._lost_now)
-        if not np.array_equal(self._lost_now, self._lost_seen):
-            self.lost_dollars += ((self._lost_now - self._lost_seen)
-                                  * self.family_chip_rate[:, None] / SECONDS_PER_HOUR)
-            self._lost_seen[...] = self._lost_now
 
     def _accrue_capacity(self, sim: SimState, dt: float) -> None:
         """`CapacityLedger.accrue(classify(sim))`, operation for operation, on buffers."""
