@@ -51,7 +51,8 @@ def measure(preset: str, days: int, backend: str) -> dict[str, Any]:
     wall = time.perf_counter() - started
     meter.step = inner  # type: ignore[method-assign]
     return {"bench": "cost", "preset": preset, "backend": backend,
-            "us_per_tick": round(spent[0] / ticks * 1e6, 2), "tick_us": round(wall / ticks * 1e6, 2), "share": round(spent[0] / wall, 4),
+            "us_per_tick": round(spent[0] / ticks * 1e6, 2),
+            "tick_us": round(wall / ticks * 1e6, 2), "share": round(spent[0] / wall, 4),
             "ticks": ticks, "tick_s": TICK_S}
 
 
