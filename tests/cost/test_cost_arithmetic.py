@@ -6,6 +6,7 @@ so equality is exact, not approximate.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from trnmon.cli import main
 from trnmon.config import PricingConfig, load_config
 from trnmon.errors import ConfigError
+from trnmon.hw import prices
 from trnmon.hw.catalog import INSTANCE_TYPES
 from trnmon.hw.prices import PRICE_BY_TYPE, PRICES
 from trnmon.sim.cost import (
@@ -38,6 +40,21 @@ def test_catalog_prices_every_emulated_type_with_provenance() -> None:
     for p in PRICES:
         assert p.usd_per_hour > 0 and p.source and p.as_of[:2] == "20"
         assert p.status in ("published", "quoted", "placeholder")
+
+
+def test_catalog_rows_are_us_east_2_with_a_dated_url() -> None:
+    """Deliver 1: us-east-2 list prices, each with where and when it was read; a row that
+    is not quoted for us-east-2 says which region it is, a placeholder says so."""
+    assert prices.REGION == "us-east-2" and prices.CURRENCY == "USD"
+    for p in PRICES:
+        assert re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", p.as_of), p
+        if p.placeholder:
+            assert "no published price" in p.source
+            continue
+        assert "https://" in p.source and "retrieved 2026-11-30" in p.source, p
+        assert p.quoted_region == "", p  # every quoted row is quoted for us-east-2 itself
+        assert f"us-east-2 onDemand {p.usd_per_hour!r}" in p.source, p
+    assert [p.instance_type for p in PRICES if p.placeholder] == ["trn2u.48xlarge"]
 
 
 def test_job_of_known_size_and_price_costs_exactly() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from trnmon.cli import main
+from trnmon.exporter.catalog import FLEET_METRICS, markdown_table
 from trnmon.hw import prices
 from trnmon.sim.rules import LOAD_S
 from trnmon.sim.taxonomy import TOTAL_RATE_PER_1E4_CHIP_DAYS
@@ -40,3 +41,8 @@ def test_failure_figures_quoted_in_the_readme() -> None:
     section = README[README.index("## What it costs"):]
     assert f"`c` × {TOTAL_RATE_PER_1E4_CHIP_DAYS:.3f} times per 10⁴ chip-days" in section
     assert f"the {LOAD_S:g} s\nreload" in section
+
+
+def test_fleet_metric_table_is_the_catalog() -> None:
+    section = README[README.index("## What it costs"):README.index("## Running for months")]
+    assert markdown_table(FLEET_METRICS) in section

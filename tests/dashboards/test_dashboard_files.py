@@ -111,3 +111,25 @@ def test_scaled_copy_changes_only_durations() -> None:
         assert re.sub(r"\[\w+\]", "[]", slow.expr) == re.sub(r"\[\w+\]", "[]", quick.expr)
     hung = next(a for a in fast if a.alert == "NeuronDeviceHung")
     assert "[6s]" in hung.expr and hung.for_ == "3s"
+
+
+def test_cost_dashboard_has_the_issue_19_panels() -> None:
+    """Burn rate by family and state, tokens per dollar by job and model, effective training
+    time and lost work by cause, each from the catalog's series (the live test checks each
+    returns data from a real Prometheus)."""
+    panels = {p["title"]: " ".join(t["expr"] for t in p.get("targets", []))
+              for p in _boards()["cost-goodput"]["panels"]}
+    burn = panels["Burn rate by family and state"]
+    assert "neuron_fleet_capacity_cost_dollars_per_hour" in burn
+    assert "by (instance_family, state)" in burn
+    stacked = next(p for p in _boards()["cost-goodput"]["panels"]
+                   if p["title"] == "Burn rate by family and state")
+    assert stacked["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert "group_left (model)" in panels["Tokens per dollar by job and model"]
+    assert "neuron_job_effective_training_time_ratio" in panels["Effective training time"]
+    lost = panels["Lost work by cause in the time range"]
+    assert "neuron_fleet_lost_chip_seconds_total" in lost and "by (cause)" in lost
+    assert "neuron_fleet_lost_cost_dollars_total" in panels["Lost dollars by family and cause"]
+    for name in ("neuron_fleet_capacity_cost_dollars_per_hour",
+                 "neuron_fleet_lost_chip_seconds_total"):
+        assert BY_NAME[name].scope == "fleet"

@@ -11,7 +11,7 @@ from typing import Any
 
 from trnmon.cli.args import SubParsers
 
-SUITES = ("core", "exporter", "daemon", "tui", "soak")
+SUITES = ("core", "exporter", "daemon", "tui", "soak", "cost")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -264,7 +264,32 @@ def cost_goodput() -> dict[str, Any]:
         "job_id", 'label_values(neuron_job_info{instance_id=~"$instance_id"}, job_id)',
         label="job")]
     per_hour = n("neuron_job_cost_dollars_per_hour", **job)
+    # Fleet series come from the daemon's own /metrics: no node labels to filter by.
+    fleet_burn = sel("neuron_fleet_capacity_cost_dollars_per_hour")
+    lost_s = sel("neuron_fleet_lost_chip_seconds_total")
+    lost_usd = sel("neuron_fleet_lost_cost_dollars_total")
     panels: list[Panel] = [
+        row("Fleet"),
+        stat("Fleet burn rate", f"sum({fleet_burn})", unit="currencyUSD", w=6,
+             description="What every instance of the fleet costs per hour now, allocated "
+                         "or not (neuron_fleet_capacity_cost_dollars_per_hour)."),
+        timeseries("Burn rate by family and state", [(
+            f"sum by (instance_family, state) ({fleet_burn})",
+            "{{instance_family}} {{state}}")], unit="currencyUSD", stack=True, w=12,
+            description="productive, idle (allocated but unused), checkpoint_restart, "
+                        "unallocated, unhealthy."),
+        stat("Fleet effective training time",
+             sel("neuron_fleet_effective_training_time_ratio"), unit="percentunit", w=6),
+        bargauge("Lost work by cause in the time range", [(
+            f"sum by (cause) (increase({lost_s}[$__range])) / 3600", "{{cause}}")],
+            unit="short", minimum=0, w=12,
+            description="Chip-hours interruptions threw away (work since the last "
+                        "checkpoint, stalls behind hangs, reloads), by taxonomy cause."),
+        timeseries("Lost dollars by family and cause", [(
+            f"sum by (instance_family, cause) (increase({lost_usd}[$__rate_interval]))",
+            "{{instance_family}} {{cause}}")], unit="currencyUSD", stack=True, w=12,
+            description="What the lost chip-seconds cost, at the family's per-chip rate."),
+        row("Jobs"),
         stat("Jobs' burn rate", f"sum({per_hour})", unit="currencyUSD", w=6,
              description="The hourly price of every instance a job holds (the fleet's "
                          "pricing, neuron_job_cost_dollars_per_hour)."),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from trnmon.hw.catalog import ENGINES
+from trnmon.sim.cost import CAPACITY_STATES, FAMILIES
 from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.state import (
     ECC_EVENTS,
@@ -38,11 +39,14 @@ from trnmon.sim.state import (
     Health,
     LinkState,
 )
+from trnmon.sim.taxonomy import CAUSE_NAMES
 
-MetricType = Literal["gauge", "counter", "info"]
+MetricType = Literal["gauge", "counter", "info", "histogram"]
 # How many series a metric has on one node: one, one per device, per logical core, per
-# NeuronLink port, per job running on the node, or per job the node leads.
-Scope = Literal["node", "device", "core", "link", "job", "job_leader", "daemon"]
+# NeuronLink port, per job running on the node, or per job the node leads; "daemon" and
+# "fleet" series are on the daemon's own /metrics (the emulator itself, and the fleet as a
+# whole: scheduler, goodput, cost), with no node labels.
+Scope = Literal["node", "device", "core", "link", "job", "job_leader", "daemon", "fleet"]
 
 AWS_BASE_LABELS = ("instance_name", "instance_id", "instance_type", "availability_zone",
                    "region", "subnet_id")
@@ -74,8 +78,8 @@ class Metric:
 
     @property
     def base_labels(self) -> tuple[str, ...]:
-        if self.scope == "daemon":
-            return ()  # the emulator's own metrics describe no node
+        if self.scope in ("daemon", "fleet"):
+            return ()  # the daemon's own /metrics describe no node
         return AWS_BASE_LABELS if self.aws else EXT_BASE_LABELS
 
     @property
@@ -238,7 +242,6 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
 )
 
 CATALOG: tuple[Metric, ...] = AWS_METRICS + EXTENSION_METRICS
-BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
 
 # The daemon's own /metrics, rendered separately from any node.
 SELF_METRICS: tuple[Metric, ...] = (
@@ -252,8 +255,51 @@ SELF_METRICS: tuple[Metric, ...] = (
     _ext("trnmon_tick", "gauge", "", "Ticks the emulator has run.", "daemon"),
 )
 
+_FAMILY = ("instance_family", FAMILIES)
+_CAPACITY = ("state", tuple(st.label for st in CAPACITY_STATES))
+_CAUSE = ("cause", CAUSE_NAMES)
+# The fleet's series on the daemon's /metrics (trnmon/exporter/render.py), in exposition
+# order: the scheduler's queue, waits, admission and goodput, then what capacity costs
+# (trnmon/sim/costmeter.py) and the work interruptions threw away, by cause.
+FLEET_METRICS: tuple[Metric, ...] = (
+    _ext("neuron_fleet_queue_jobs", "gauge", "", "Jobs waiting in the queue, by instance "
+         "family.", "fleet", ("instance_family",), enums=(_FAMILY,)),
+    _ext("neuron_fleet_queue_wait_seconds", "histogram", "seconds",
+         "Queue wait of placed jobs.", "fleet"),
+    _ext("neuron_fleet_rejected_arrivals_total", "counter", "", "Arrivals rejected by "
+         "admission control (queue full).", "fleet"),
+    _ext("neuron_fleet_placements_total", "counter", "", "Jobs started or restarted on "
+         "nodes.", "fleet"),
+    _ext("neuron_fleet_goodput_chip_seconds_total", "counter", "seconds",
+         "Chip-seconds of jobs by goodput state and job class.", "fleet",
+         ("job_class", "state"), enums=(("job_class", ("training", "serving")),
+                                        ("state", GOODPUT_STATES))),
+    _ext("neuron_fleet_effective_training_time_ratio", "gauge", "ratio",
+         "Productive over allocated chip-seconds of training jobs.", "fleet"),
+    _ext("neuron_fleet_capacity_cost_dollars_total", "counter", "dollars",
+         "What the fleet's instances have cost, by instance family and state (productive, "
+         "idle: allocated but unused, checkpoint_restart, unallocated, unhealthy), in the "
+         "pricing currency.", "fleet", ("instance_family", "state"),
+         enums=(_FAMILY, _CAPACITY)),
+    _ext("neuron_fleet_capacity_cost_dollars_per_hour", "gauge", "",
+         "The fleet's burn rate now, by instance family and state.", "fleet",
+         ("instance_family", "state"), enums=(_FAMILY, _CAPACITY)),
+    _ext("neuron_fleet_pricing_info", "info", "", "The currency every cost metric is in.",
+         "fleet", ("currency",)),
+    _ext("neuron_fleet_lost_chip_seconds_total", "counter", "seconds",
+         "Chip-seconds interruptions threw away, by instance family and the taxonomy cause "
+         "of the interruption: work since the last checkpoint, time stalled behind a hang, "
+         "and the reload after the restart.", "fleet", ("instance_family", "cause"),
+         enums=(_FAMILY, _CAUSE)),
+    _ext("neuron_fleet_lost_cost_dollars_total", "counter", "dollars",
+         "What the lost chip-seconds cost, by instance family and cause, at the family's "
+         "per-chip rate in the fleet, in the pricing currency.", "fleet",
+         ("instance_family", "cause"), enums=(_FAMILY, _CAUSE)),
+)
+BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG + FLEET_METRICS + SELF_METRICS}
+
 _PER = {"node": "instance", "device": "device", "core": "logical core", "link": "link",
-        "job": "job", "job_leader": "job", "daemon": "daemon"}
+        "job": "job", "job_leader": "job", "daemon": "daemon", "fleet": "fleet"}
 
 
 def _label_text(m: Metric) -> str:

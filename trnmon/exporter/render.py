@@ -18,16 +18,18 @@ import threading
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
-from trnmon.exporter.catalog import SELF_METRICS
+from trnmon.exporter.catalog import BY_NAME, SELF_METRICS
 from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
 from trnmon.exporter.samples import sample_text, sample_values
 from trnmon.exporter.values import fill
 from trnmon.sim.goodput import effective_training_time
 from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.simstate import WAIT_BUCKETS_S
+from trnmon.sim.taxonomy import CAUSE_NAMES
 from trnmon.snapshot import FleetSnapshot, JobView
 from trnmon.topology import Topology
 
@@ -121,7 +123,8 @@ def render_node(snap: FleetSnapshot, node: int) -> str:
 
 
 def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = None) -> str:
-    """The daemon's own metrics: tick and render durations, fleet size."""
+    """The daemon's own metrics: tick and render durations, fleet size, and the fleet's
+    series (`FLEET_METRICS`: scheduler, goodput, cost, lost work)."""
     r = renderer or _DEFAULT
     topo = snap.topology
     values = {
@@ -131,42 +134,53 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
         "trnmon_emulated_nodes": str(topo.n_nodes),
         "trnmon_tick": str(snap.tick),
     }
-    return "".join(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
-                   f"{m.name} {values[m.name]}\n" for m in SELF_METRICS) + _scheduler(snap) + (
-                       _cost(snap))
+    return "".join(f"{_head(m.name)}{m.name} {values[m.name]}\n" for m in SELF_METRICS) + (
+        _scheduler(snap) + _cost(snap))
+
+
+def _head(name: str) -> str:
+    """A family's HELP and TYPE lines, from its catalog declaration."""
+    m = BY_NAME[name]
+    return f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
+
+
+def _grid(name: str, rows: Sequence[Sequence[float]], labels: tuple[str, str],
+          firsts: Sequence[str], seconds: Sequence[str]) -> list[str]:
+    """One series per (row label, column label) of a 2-D table, row-major."""
+    a, b = labels
+    return [_head(name)] + [f'{name}{{{a}="{x}",{b}="{y}"}} {sample_text(v)}\n'
+                            for x, row in zip(firsts, rows, strict=True)
+                            for y, v in zip(seconds, row, strict=True)]
 
 
 def _cost(snap: FleetSnapshot) -> str:
-    """What the fleet's capacity costs, by instance family and capacity state."""
-    cv = snap.cost
-    out = ["# HELP neuron_fleet_capacity_cost_dollars_total What the fleet's instances have "
-           "cost, by instance family and state (productive, idle: allocated but unused, "
-           "checkpoint_restart, unallocated, unhealthy), in the pricing currency.\n"
-           "# TYPE neuron_fleet_capacity_cost_dollars_total counter\n"]
-    for fam, row in zip(cv.families, cv.dollars, strict=True):
-        out += [f'neuron_fleet_capacity_cost_dollars_total{{instance_family="{fam}",'
-                f'state="{st}"}} {sample_text(v)}\n' for st, v in zip(cv.states, row, strict=True)]
-    out.append("# HELP neuron_fleet_capacity_cost_dollars_per_hour The fleet's burn rate now, "
-               "by instance family and state.\n"
-               "# TYPE neuron_fleet_capacity_cost_dollars_per_hour gauge\n")
-    for fam, row in zip(cv.families, cv.burn_per_hour, strict=True):
-        out += [f'neuron_fleet_capacity_cost_dollars_per_hour{{instance_family="{fam}",'
-                f'state="{st}"}} {sample_text(v)}\n' for st, v in zip(cv.states, row, strict=True)]
-    out.append("# HELP neuron_fleet_pricing_info The currency every cost metric is in.\n"
-               "# TYPE neuron_fleet_pricing_info gauge\n"
-               f'neuron_fleet_pricing_info{{currency="{cv.currency}"}} 1\n')
+    """What the fleet's capacity costs, by instance family and capacity state, and what
+    the work interruptions threw away cost, by family and cause."""
+    cv, sv = snap.cost, snap.scheduler
+    fam = ("instance_family", "state")
+    out = _grid("neuron_fleet_capacity_cost_dollars_total", cv.dollars, fam, cv.families,
+                cv.states)
+    out += _grid("neuron_fleet_capacity_cost_dollars_per_hour", cv.burn_per_hour, fam,
+                 cv.families, cv.states)
+    out += [_head("neuron_fleet_pricing_info"),
+            f'neuron_fleet_pricing_info{{currency="{cv.currency}"}} 1\n']
+    if sv.lost:
+        cause = ("instance_family", "cause")
+        out += _grid("neuron_fleet_lost_chip_seconds_total", sv.lost, cause,
+                     sv.lost_families, CAUSE_NAMES)
+    if cv.lost_dollars:
+        out += _grid("neuron_fleet_lost_cost_dollars_total", cv.lost_dollars,
+                     ("instance_family", "cause"), cv.families, CAUSE_NAMES)
     return "".join(out)
 
 
 def _scheduler(snap: FleetSnapshot) -> str:
     """The fleet scheduler's metrics: queue by family, waits, admission, goodput."""
     sv = snap.scheduler
-    out = ["# HELP neuron_fleet_queue_jobs Jobs waiting in the queue, by instance family.\n"
-           "# TYPE neuron_fleet_queue_jobs gauge\n"]
+    out = [_head("neuron_fleet_queue_jobs")]
     out += [f'neuron_fleet_queue_jobs{{instance_family="{f}"}} {n}\n'
             for f, n in sv.queue_by_family]
-    out.append("# HELP neuron_fleet_queue_wait_seconds Queue wait of placed jobs.\n"
-               "# TYPE neuron_fleet_queue_wait_seconds histogram\n")
+    out.append(_head("neuron_fleet_queue_wait_seconds"))
     cum = 0.0
     for le, n in zip((*WAIT_BUCKETS_S, math.inf), sv.wait_hist, strict=False):
         cum += n
@@ -174,22 +188,17 @@ def _scheduler(snap: FleetSnapshot) -> str:
                    f"{sample_text(cum)}\n")
     out.append(f"neuron_fleet_queue_wait_seconds_sum {sample_text(sv.wait_sum)}\n"
                f"neuron_fleet_queue_wait_seconds_count {sv.placements}\n")
-    out.append("# HELP neuron_fleet_rejected_arrivals_total Arrivals rejected by admission "
-               "control (queue full).\n# TYPE neuron_fleet_rejected_arrivals_total counter\n"
+    out.append(f"{_head('neuron_fleet_rejected_arrivals_total')}"
                f"neuron_fleet_rejected_arrivals_total {sv.rejected}\n")
-    out.append("# HELP neuron_fleet_placements_total Jobs started or restarted on nodes.\n"
-               "# TYPE neuron_fleet_placements_total counter\n"
+    out.append(f"{_head('neuron_fleet_placements_total')}"
                f"neuron_fleet_placements_total {sv.placements}\n")
-    out.append("# HELP neuron_fleet_goodput_chip_seconds_total Chip-seconds of jobs by "
-               "goodput state and job class.\n"
-               "# TYPE neuron_fleet_goodput_chip_seconds_total counter\n")
+    # zip(strict=False): a snapshot without goodput rows renders the family's head only.
+    out.append(_head("neuron_fleet_goodput_chip_seconds_total"))
     for cls, row in zip(("training", "serving"), sv.goodput, strict=False):
         out += [f'neuron_fleet_goodput_chip_seconds_total{{job_class="{cls}",state="{k}"}} '
                 f"{sample_text(v)}\n" for k, v in zip(GOODPUT_STATES, row, strict=True)]
     if sv.goodput:
         ett = effective_training_time(np.array(sv.goodput))
-        out.append("# HELP neuron_fleet_effective_training_time_ratio Productive over "
-                   "allocated chip-seconds of training jobs.\n"
-                   "# TYPE neuron_fleet_effective_training_time_ratio gauge\n"
+        out.append(f"{_head('neuron_fleet_effective_training_time_ratio')}"
                    f"neuron_fleet_effective_training_time_ratio {sample_text(ett)}\n")
     return "".join(out)

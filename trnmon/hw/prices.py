@@ -13,9 +13,10 @@ resolved rate. This module holds the defaults: Linux on-demand list prices in us
   pricing pages could not be read when the row was written (check before relying on it);
 - ``placeholder``: no published figure was found; the value is only plausible.
 
-`quoted_region` is the region the source gives. The secondary sources found quote
-us-east-1; their figures are used for us-east-2 on the assumption (not verified) that
-AWS prices these families alike in both regions.
+`quoted_region` is the region the source gives when it is not REGION. Every row below
+was found quoted for us-east-2 itself (an instance table generated from the AWS Price List
+by instances.vantage.sh, vendored in a public repository); no AWS pricing page could be
+read where this catalog was written, so none is ``published``. Retrieved 2026-11-30.
 """
 
 from __future__ import annotations
@@ -44,35 +45,39 @@ class ListPrice:
         return self.status == "placeholder"
 
 
-# A public repository's price module ("Hourly on-demand list, us-east-1, Linux, shared
-# tenancy ... Checked entry by entry against the public AWS Price List (AmazonEC2 ...
-# us-east-1 offer files, version 20260924211011)"), found with the code search this
-# project's helpers use; its repository name was not shown.
-_PRICE_LIST_MODULE = ("secondary: a public price table checked against AWS Price List "
-                      "offer file AmazonEC2 us-east-1 version 20260924211011")
-_USAGE_AI = ("secondary: https://www.usage.ai/blogs/aws/ai-ml-cost/trainium-vs-gpu-instances/ "
-             "(updated 2026-06-25): \"trn1.32xlarge at $21.50/hr\" on-demand")
-_LLMPERF_REPORT = ("secondary: a public LLMPerf report script, \"Instance Prices (On-Demand, "
-                   "us-east-1, as of Feb 2026)\": trn2.48xlarge 35.7608")
+# https://github.com/tsaol/aws-gpu (data/<family>_instances.js: "Auto-generated from
+# instances.vantage.sh data", per region {"onDemand": $/h Linux, "reserved": ...}).
+_VANTAGE = ("secondary: https://github.com/tsaol/aws-gpu/blob/{commit}/data/{file} "
+            "(\"Auto-generated from instances.vantage.sh data\", last updated {date}): "
+            "us-east-2 onDemand {price}; retrieved 2026-11-30")
+# Later versions of the trn2 file (2025-12-21 on) carry no price at all; this is the last
+# one that has one. AWS's us-east-1 figure is quoted elsewhere as 35.7608 ("Instance Prices
+# (On-Demand, us-east-1, as of Feb 2026)", a public LLMPerf report script).
+_TRN2 = _VANTAGE.format(commit="871b0becaa82609b296a1fd806124f584be002f0",
+                        file="trn2_instances.js", date="2025-11-30", price="35.76") + (
+    "; us-east-1 quoted as 35.7608 (a public LLMPerf report script, Feb 2026)")
+_LATEST = "7412fd256c5eda04a70a17742a68e8e44824b2cb"  # 2026-01-21
 
 PRICES: tuple[ListPrice, ...] = (
     # Trn2 is sold on demand and as Capacity Blocks in us-east-2 ("The trn2.48xlarge
     # instances are available in the US East (Ohio) Region", EC2 User Guide, Capacity
     # Blocks for ML).
-    ListPrice("trn2.48xlarge", 35.7608, "quoted", _LLMPERF_REPORT, "2026-02",
-              "us-east-1"),
+    ListPrice("trn2.48xlarge", 35.76, "quoted", _TRN2, "2025-11-30"),
     # The UltraServer member is sold in whole UltraServers (Capacity Blocks); no price
     # of its own was found, so it defaults to the trn2.48xlarge figure.
-    ListPrice("trn2u.48xlarge", 35.7608, "placeholder",
+    ListPrice("trn2u.48xlarge", 35.76, "placeholder",
               "no published price; the trn2.48xlarge figure", "2026-11-30"),
-    ListPrice("trn1.32xlarge", 21.50, "quoted", f"{_PRICE_LIST_MODULE}; {_USAGE_AI}",
-              "2026-09-24", "us-east-1"),
+    ListPrice("trn1.32xlarge", 21.50, "quoted",
+              _VANTAGE.format(commit=_LATEST, file="trn1_instances.js", date="2026-01-21",
+                              price="21.5"), "2026-01-21"),
     # Not in the hardware catalog (trnmon/hw/catalog.py); priced so that a fleet that
     # names it can be costed.
-    ListPrice("trn1n.32xlarge", 24.78, "quoted", _PRICE_LIST_MODULE, "2026-09-24",
-              "us-east-1"),
-    ListPrice("inf2.48xlarge", 12.98127, "quoted", _PRICE_LIST_MODULE, "2026-09-24",
-              "us-east-1"),
+    ListPrice("trn1n.32xlarge", 24.78, "quoted",
+              _VANTAGE.format(commit=_LATEST, file="trn1n_instances.js", date="2026-01-21",
+                              price="24.78"), "2026-01-21"),
+    ListPrice("inf2.48xlarge", 12.98127, "quoted",
+              _VANTAGE.format(commit=_LATEST, file="inf2_instances.js", date="2026-01-21",
+                              price="12.98127"), "2026-01-21"),
 )
 PRICE_BY_TYPE: dict[str, ListPrice] = {p.instance_type: p for p in PRICES}
 

@@ -43,7 +43,7 @@ META_KEY = "__meta__"
 Arrays = dict[str, npt.NDArray[Any]]
 # Arrays added to the state after the first version-1 files: absent there, zero on restore.
 PER_CELL = frozenset({"sched.goodput", "sched.wait_hist"})  # one row per cell now
-NEW_IN_V1 = frozenset({"sched.goodput", "sched.alloc_avg", "sched.wait_hist",
+NEW_IN_V1 = frozenset({"sched.goodput", "sched.alloc_avg", "sched.wait_hist", "sched.lost",
                        "jobs.gp_productive", "jobs.gp_checkpoint", "jobs.gp_loading",
                        "jobs.gp_lost"})
 
@@ -98,12 +98,14 @@ def capture(eng: Engine) -> Checkpoint:
         "jobs": [{"slot": slot, "job_id": r.job_id, "spec": _spec(r.spec), "nodes": r.nodes,
                   "submitted_at": r.submitted_at, "started_at": r.started_at,
                   "restarts": r.restarts, "ultraserver_ring": r.ultraserver_ring,
-                  "chips": r.chips, "ttft_s": r.ttft_s, "goodput": r.goodput.as_dict()}
+                  "chips": r.chips, "ttft_s": r.ttft_s, "goodput": r.goodput.as_dict(),
+                  "restart_cause": r.restart_cause}
                  for slot, r in sim.jobs.records.items()],
         "sched": {"queues": [[{"spec": _spec(p.spec), "submitted_at": p.submitted_at,
                              "job_id": p.job_id, "restarts": p.restarts,
                              "resume_step": p.resume_step, "elapsed": p.elapsed,
-                             "enqueued_at": p.enqueued_at, "goodput": p.goodput.as_dict()}
+                             "enqueued_at": p.enqueued_at, "goodput": p.goodput.as_dict(),
+                             "cause": p.cause}
                             for p in q] for q in sched.queues],
                   "next_job_ids": sched.next_job_ids, "completed": sched.completed,
                   "failed": sched.failed, "rejected": sched.rejected,
@@ -153,7 +155,7 @@ def _pending(p: dict[str, Any]) -> Pending:
                    job_id=int(p["job_id"]), restarts=int(p["restarts"]),
                    resume_step=float(p["resume_step"]), elapsed=float(p["elapsed"]),
                    enqueued_at=None if enq is None else float(enq),
-                   goodput=_goodput(p.get("goodput")))
+                   goodput=_goodput(p.get("goodput")), cause=str(p.get("cause", "")))
 
 
 def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
@@ -195,8 +197,10 @@ def _restore(meta: dict[str, Any], arrays: Arrays, config: FleetConfig,
         nodes=[int(n) for n in j["nodes"]], submitted_at=float(j["submitted_at"]),
         started_at=float(j["started_at"]), restarts=int(j["restarts"]),
         ultraserver_ring=bool(j["ultraserver_ring"]), chips=int(j["chips"]),
-        ttft_s=float(j.get("ttft_s", 0.0)), goodput=_goodput(j.get("goodput")))
+        ttft_s=float(j.get("ttft_s", 0.0)), goodput=_goodput(j.get("goodput")),
+        restart_cause=str(j.get("restart_cause", "")))
         for j in meta["jobs"]}
+    sim.jobs.version += 1  # new records: whatever was derived from the old ones is stale
     s = meta["sched"]
     sched = sim.sched
     queues = s.get("queues", [s.get("queue")])

@@ -203,7 +203,7 @@ class Engine:
         jitter = self._jitter()
         self._jobs_advance(jobs, dt, diurnal_load(now, self.config.workload.diurnal_amplitude),
                            jitter)
-        jobs.accrue_goodput(self.sim.sched.goodput, sched.node_cell, dt)
+        jobs.accrue_goodput(self.sim.sched.goodput, sched.node_cell, dt, self.sim.sched.lost)
         self.cost.step(self.sim, dt)
         if devices:  # the inlet temperature feeds only the device tick
             self._set_ambient()

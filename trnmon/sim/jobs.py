@@ -16,6 +16,7 @@ import numpy.typing as npt
 from trnmon.sim import formulas
 from trnmon.sim.fused import fused_goodput, fused_jobs
 from trnmon.sim.goodput import CKPT, LOAD, LOST, SERVING, TRAINING, Goodput, P
+from trnmon.sim.jobmix import FAMILIES
 from trnmon.sim.rules import (
     CHECKPOINT_HBM_BW,
     EFA_BYTES_PER_REQUEST,
@@ -36,12 +37,14 @@ from trnmon.sim.rules import (
     JobState,
 )
 from trnmon.sim.structs import JobCosts, JobInputs, JobProgress, gather
+from trnmon.sim.taxonomy import CAUSE_NAMES
 from trnmon.sim.workloads import JobSpec, ServingModel, TrainingCost
 
 __all__ = ["ENGINE_MIX", "HANG_WATCHDOG_S", "LOAD_S", "JobRecord", "JobState", "JobTable"]
 
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
+_CAUSE_INDEX = {name: i for i, name in enumerate(CAUSE_NAMES)}
 B = npt.NDArray[np.bool_]
 
 
@@ -59,6 +62,7 @@ class JobRecord:
     chips: int = 0
     ttft_s: float = 0.0  # serving: time to first token at the deployment's static batch
     goodput: Goodput = field(default_factory=Goodput)  # earlier runs and queue waits
+    restart_cause: str = ""  # the taxonomy cause of the crash this run restarts from
 
 
 def _col(dtype: type[np.generic], width: int = 0, fill: float = 0.0) -> Any:
@@ -79,6 +83,10 @@ class JobTable:
     capacity: int
     records: dict[int, JobRecord] = field(default_factory=dict)  # slot -> record
     backend: str = "numpy"  # "numba": the fused loop in trnmon/sim/fused.py
+    # Bumped whenever a slot is taken or freed (`records` and the slots' owners change):
+    # consumers that derive something from the allocation (the cost meter) recompute it
+    # only when this moves.
+    version: int = 0
 
     state: I8 = _col(np.int8)  # JobState
     kind: I8 = _col(np.int8)  # JobKind; IDLE_KIND for the idle slot
@@ -211,6 +219,7 @@ class JobTable:
         self.duration[slot] = rec.spec.duration_s
 
     def _start(self, slot: int, rec: JobRecord) -> None:
+        self.version += 1
         self.records[slot] = rec
         self.state[slot] = JobState.LOADING
         self.kind[slot] = rec.spec.job_kind
@@ -223,6 +232,7 @@ class JobTable:
             col[slot] = 0.0
 
     def release(self, slot: int) -> JobRecord:
+        self.version += 1
         rec = self.records.pop(slot)
         self.state[slot] = JobState.FREE
         for arr in (self.busy, self.flops, self.hbm_bw, self.exec_rate, self.latency,
@@ -236,11 +246,14 @@ class JobTable:
 
     # --- goodput -----------------------------------------------------------------------
     def accrue_goodput(self, totals: F64, slot_cell: npt.NDArray[np.int32],
-                       dt: float) -> None:
+                       dt: float, lost: F64 | None = None) -> None:
         """Add the tick just advanced to every live job's goodput columns and to the fleet
         totals ((cells, training/serving, GOODPUT_STATES) chip-seconds; slot i belongs to
         cell `slot_cell[i]`), as the job tick saw it: productive if the job progressed,
-        else checkpoint, loading or (stalled) lost."""
+        else checkpoint, loading or (stalled) lost.
+
+        The reload of a job restarted after a crash also goes to `lost` ((cells, families,
+        causes) chip-seconds) under the crash's cause: the restart's price."""
         n = self.capacity
         kernel = fused_goodput() if self.backend == "numba" else None
         if kernel is not None:
@@ -265,9 +278,23 @@ class JobTable:
             if not mask.any():
                 continue
             col[:n][mask] += dt
+            if cat == LOAD and lost is not None:
+                self._restart_reload(mask, lost, slot_cell, dt)
             row = slot_cell[:n][mask] * 2 + np.where(training[mask], TRAINING, SERVING)
             totals[:, :, cat] += np.bincount(row, weights=chips[mask] * dt,
                                              minlength=totals.shape[0] * 2).reshape(-1, 2)
+
+    def _restart_reload(self, loading: B, lost: F64, slot_cell: npt.NDArray[np.int32],
+                        dt: float) -> None:
+        # A handful of slots load at a time (placements and restarts), so a loop is cheap.
+        for slot in np.flatnonzero(loading).tolist():
+            rec = self.records.get(slot)
+            if rec is None or not rec.restart_cause:
+                continue
+            cause = _CAUSE_INDEX.get(rec.restart_cause)
+            if cause is not None:
+                fam = FAMILIES.index(rec.spec.instance_family)
+                lost[int(slot_cell[slot]), fam, cause] += float(self.chips[slot]) * dt
 
     def run_goodput(self, slot: int) -> Goodput:
         """The current run's seconds of the job in `slot`."""
@@ -279,17 +306,26 @@ class JobTable:
         """The job's whole goodput: earlier runs and waits plus the current run."""
         return self.records[slot].goodput.plus(self.run_goodput(slot))
 
-    def lose_since_checkpoint(self, slot: int, totals: F64) -> None:
-        """A crash: the productive time since the last checkpoint becomes lost time."""
+    def lose_since_checkpoint(self, slot: int, totals: F64, lost: F64 | None = None,
+                              cause: str = "") -> None:
+        """A crash: the productive time since the last checkpoint becomes lost time.
+
+        With `lost` ((families, causes) chip-seconds of the job's cell), the run's whole
+        lost time (that work, and any time stalled behind a hang) is added under `cause`,
+        the crash's taxonomy cause."""
         moved = min(float(self.since_checkpoint[slot]), float(self.gp_productive[slot]))
-        if moved <= 0:
-            return
-        self.gp_productive[slot] -= moved
-        self.gp_lost[slot] += moved
-        row = TRAINING if JobKind(int(self.kind[slot])).training else SERVING
-        held = moved * float(self.chips[slot])
-        totals[row, P] -= held
-        totals[row, LOST] += held
+        if moved > 0:
+            self.gp_productive[slot] -= moved
+            self.gp_lost[slot] += moved
+            row = TRAINING if JobKind(int(self.kind[slot])).training else SERVING
+            held = moved * float(self.chips[slot])
+            totals[row, P] -= held
+            totals[row, LOST] += held
+        rec = self.records.get(slot)
+        index = _CAUSE_INDEX.get(cause)
+        if lost is not None and rec is not None and index is not None:
+            lost[FAMILIES.index(rec.spec.instance_family), index] += (
+                float(self.gp_lost[slot]) * float(self.chips[slot]))
 
     # --- per tick ----------------------------------------------------------------------
     def advance(self, dt: float, load: float, jitter: F64) -> None:

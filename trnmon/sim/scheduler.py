@@ -29,6 +29,7 @@ from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
 from trnmon.sim.jobs import JobRecord, JobTable
 from trnmon.sim.rules import LOAD_S, PRIORITY, PRIORITY_RESTART, JobState
 from trnmon.sim.simstate import WAIT_BUCKETS_S, SchedulerState
+from trnmon.sim.taxonomy import CAUSE_NAMES
 from trnmon.sim.workloads import MIB, JobSpec, serving_model, training_cost
 from trnmon.topology import Topology
 
@@ -52,6 +53,7 @@ class Pending:
     elapsed: float = 0.0
     enqueued_at: float | None = None  # when it (re)joined the queue; submitted_at if None
     goodput: Goodput = field(default_factory=Goodput)  # earlier runs and waits
+    cause: str = ""  # the taxonomy cause of the crash it restarts from ("" if new)
 
     @property
     def priority(self) -> int:
@@ -89,7 +91,8 @@ class Scheduler:
             node_usable=np.ones(topo.n_nodes, dtype=np.bool_),
             queues=[deque() for _ in cells], next_job_ids=[c.first_id for c in cells],
             goodput=fleet_totals(len(cells)), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
-            wait_hist=np.zeros((len(cells), len(WAIT_BUCKETS_S) + 1)))
+            wait_hist=np.zeros((len(cells), len(WAIT_BUCKETS_S) + 1)),
+            lost=np.zeros((len(cells), len(FAMILIES), len(CAUSE_NAMES))))
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
@@ -408,7 +411,8 @@ class Scheduler:
         goodput = p.goodput.plus(Goodput(requeue=wait) if p.restarts else Goodput(queue=wait))
         rec = JobRecord(job_id=p.job_id, spec=p.spec, nodes=[int(n) for n in nodes],
                         submitted_at=p.submitted_at, started_at=now, restarts=p.restarts,
-                        ultraserver_ring=ring, chips=chips, goodput=goodput)
+                        ultraserver_ring=ring, chips=chips, goodput=goodput,
+                        restart_cause=p.cause)
         if p.spec.job_kind.training:
             cost = training_cost(p.spec, chip, chips, ultraserver_ring=ring,
                                  efa_per_node=itype.efa_bandwidth)
@@ -562,7 +566,8 @@ class Scheduler:
         to resume from that checkpoint."""
         jobs = self.jobs
         st = self.sched_state
-        jobs.lose_since_checkpoint(slot, st.goodput[int(self.node_cell[slot])])
+        jobs.lose_since_checkpoint(slot, st.goodput[int(self.node_cell[slot])],
+                                   st.lost[int(self.node_cell[slot])], cause)
         goodput = jobs.job_goodput(slot)
         resume = float(jobs.checkpoint_step[slot])
         elapsed = float(jobs.elapsed[slot])
@@ -573,7 +578,7 @@ class Scheduler:
         self.queues[cell].appendleft(Pending(rec.spec, rec.submitted_at, rec.job_id,
                                              restarts=rec.restarts + 1, resume_step=resume,
                                              elapsed=elapsed, enqueued_at=self.now,
-                                             goodput=goodput))
+                                             goodput=goodput, cause=cause))
         self.events.append(("failed", rec.job_id, reason))
 
     def stall_jobs_of_chips(self, chips: npt.NDArray[np.intp]) -> None:

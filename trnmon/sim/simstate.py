@@ -76,6 +76,10 @@ class SchedulerState:
     goodput: F64  # (cells, 2, 6) chip-seconds: (training, serving) x rules.GOODPUT_STATES
     alloc_avg: F64  # (cells, 3) allocated share per family (jobmix.FAMILIES), averaged
     wait_hist: F64  # (cells, len(WAIT_BUCKETS_S) + 1) queue waits of placed jobs by bucket
+    # (cells, len(jobmix.FAMILIES), len(taxonomy.CAUSES)) chip-seconds interruptions threw
+    # away, by the job's family and the interruption's cause (`JobTable.lose_since_checkpoint`
+    # and the restart's reload in `JobTable.accrue_goodput`)
+    lost: F64
     completed: int = 0
     failed: int = 0
     rejected: int = 0  # arrivals turned away by admission control (queue full)
@@ -129,6 +133,7 @@ class SimState:
             "sched.goodput": self.sched.goodput,
             "sched.alloc_avg": self.sched.alloc_avg,
             "sched.wait_hist": self.sched.wait_hist,
+            "sched.lost": self.sched.lost,
             "faults.ecc_cdf": self.faults.ecc_cdf,
             "faults.ambient_offset": self.faults.ambient_offset,
             "faults.storm_rate": self.faults.storm_rate,

@@ -39,6 +39,8 @@ class SchedulerView:
     wait_sum: float = 0.0
     goodput: tuple[tuple[float, ...], ...] = ()  # (training, serving) x GOODPUT_STATES
     interruptions: tuple[tuple[str, int], ...] = ()
+    lost_families: tuple[str, ...] = ()
+    lost: tuple[tuple[float, ...], ...] = ()  # (family, taxonomy cause) lost chip-seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class CostView:
     states: tuple[str, ...] = ()
     dollars: tuple[tuple[float, ...], ...] = ()  # (family, state) counters
     burn_per_hour: tuple[tuple[float, ...], ...] = ()  # (family, state) rate now
+    lost_dollars: tuple[tuple[float, ...], ...] = ()  # (family, taxonomy cause) counters
 
     @property
     def burn_total(self) -> float:
@@ -215,13 +218,16 @@ class FleetSnapshot:
             wait_hist=tuple(float(x) for x in sst.wait_hist.sum(axis=0)),
             wait_sum=sst.wait_sum, goodput=tuple(tuple(float(x) for x in row)
                                                  for row in sst.goodput.sum(axis=0)),
-            interruptions=tuple(sorted(sst.interruptions.items())))
+            interruptions=tuple(sorted(sst.interruptions.items())),
+            lost_families=FAMILIES,
+            lost=tuple(tuple(float(x) for x in row) for row in sst.lost.sum(axis=0)))
         meter = eng.cost
         cost = CostView(
             currency=meter.currency, families=meter.ledger.families,
             states=tuple(st.label for st in CAPACITY_STATES),
             dollars=tuple(tuple(float(x) for x in row) for row in meter.ledger.dollars),
-            burn_per_hour=tuple(tuple(float(x) for x in row) for row in meter.burn_rate(sim)))
+            burn_per_hour=tuple(tuple(float(x) for x in row) for row in meter.burn_rate(sim)),
+            lost_dollars=tuple(tuple(float(x) for x in row) for row in meter.lost_dollars))
         return cls(topology=topo, scheduler=sched, cost=cost, tick=clock.tick, t=clock.t,
                    wall_time=eng.wall_time,
                    tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
