@@ -54,12 +54,13 @@ def test_compiled_goodput_accrual_is_bit_identical_to_numpy() -> None:
     for eng, backend in zip(engines, ("numba", "numpy"), strict=True):
         eng.jobs.backend = "numba"  # the same job tick for both ...
 
-        def accrue(totals: object, slot_cell: object, dt: float, _eng: Engine = eng,
-                   _backend: str = backend) -> None:
+        def accrue(totals: object, slot_cell: object, dt: float, lost: object = None,
+                   _eng: Engine = eng, _backend: str = backend) -> None:
             jobs = _eng.jobs
             jobs.backend = _backend  # ... and each accrual its own way
             try:
-                type(jobs).accrue_goodput(jobs, totals, slot_cell, dt)  # type: ignore[arg-type]
+                type(jobs).accrue_goodput(jobs, totals, slot_cell, dt,  # type: ignore[arg-type]
+                                          lost)  # type: ignore[arg-type]
             finally:
                 jobs.backend = "numba"
 
@@ -72,3 +73,5 @@ def test_compiled_goodput_accrual_is_bit_identical_to_numpy() -> None:
     for col in ("gp_productive", "gp_checkpoint", "gp_loading", "gp_lost"):
         assert getattr(engines[0].jobs, col).tobytes() == getattr(engines[1].jobs, col).tobytes()
     assert engines[0].sim.sched.goodput[..., 3].sum() > 0  # crashes and stalls were accrued
+    lost = [e.sim.sched.lost for e in engines]  # lost work by cause, restarts' reloads too
+    assert lost[0].tobytes() == lost[1].tobytes() and lost[0].sum() > 0

@@ -317,7 +317,7 @@ def fused_jobs() -> JobsKernel | None:
     return run
 
 
-GoodputKernel = Callable[..., None]
+GoodputKernel = Callable[..., int]
 
 
 @functools.cache
@@ -336,9 +336,10 @@ def fused_goodput() -> GoodputKernel | None:
     @njit(cache=True, nogil=True)
     def goodput_kernel(dt: float, state: Any, progressing: Any, kind: Any, chips: Any,
                        slot_cell: Any, cols: Any, part: Any,
-                       totals: Any) -> None:  # pragma: no cover - compiled
+                       totals: Any) -> int:  # pragma: no cover - compiled
         part[...] = 0.0
         used = np.zeros(4, dtype=np.bool_)
+        loading = 0
         for i in range(state.shape[0]):
             s = state[i]
             if progressing[i]:
@@ -347,6 +348,7 @@ def fused_goodput() -> GoodputKernel | None:
                 cat = GP_CKPT
             elif s == J_LOADING:
                 cat = GP_LOAD
+                loading += 1
             elif s == J_STALLED:
                 cat = GP_LOST
             else:
@@ -360,5 +362,6 @@ def fused_goodput() -> GoodputKernel | None:
                 for c in range(totals.shape[0]):
                     for r in range(2):
                         totals[c, r, cat] += part[c, r, cat]
+        return loading  # slots loading: the caller prices restarts' reloads
 
     return goodput_kernel

@@ -259,9 +259,13 @@ class JobTable:
         if kernel is not None:
             if self._gp_part is None or self._gp_part.shape != (*totals.shape[:2], 4):
                 self._gp_part = np.zeros((*totals.shape[:2], 4))
-            kernel(dt, self.state[:n], self.progressing[:n], self.kind[:n], self.chips[:n],
-                   slot_cell[:n], (self.gp_productive, self.gp_checkpoint, self.gp_loading,
-                                   self.gp_lost), self._gp_part, totals)
+            loading = kernel(dt, self.state[:n], self.progressing[:n], self.kind[:n],
+                             self.chips[:n], slot_cell[:n],
+                             (self.gp_productive, self.gp_checkpoint, self.gp_loading,
+                              self.gp_lost), self._gp_part, totals)
+            if loading and lost is not None:
+                mask = ~self.progressing[:n] & (self.state[:n] == J_LOADING)
+                self._restart_reload(mask, lost, slot_cell, dt)
             return
         state = self.state[:n]
         chips = self.chips[:n]
