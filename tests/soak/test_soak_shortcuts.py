@@ -1,14 +1,18 @@
 """The soak's speed shortcuts change nothing: skipping placement passes between scheduler
-events, caching counts between them, and the compiled goodput accrual give the same
-trajectory, bit for bit, as doing everything every tick."""
+events, caching counts between them, the compiled goodput accrual and the compiled
+correctable-ECC placement give the same trajectory, bit for bit, as doing everything every
+tick the plain numpy way."""
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 
 from trnmon.config import load_config
 from trnmon.sim import Engine
-from trnmon.sim.fused import fused_goodput
+from trnmon.sim.fused import fused_ecc, fused_goodput
 from trnmon.sim.soak import soak
 
 
@@ -75,3 +79,22 @@ def test_compiled_goodput_accrual_is_bit_identical_to_numpy() -> None:
     assert engines[0].sim.sched.goodput[..., 3].sum() > 0  # crashes and stalls were accrued
     lost = [e.sim.sched.lost for e in engines]  # lost work by cause, restarts' reloads too
     assert lost[0].tobytes() == lost[1].tobytes() and lost[0].sum() > 0
+
+
+@pytest.mark.skipif(fused_ecc() is None, reason="numba not installed")
+def test_compiled_ecc_positions_equal_each_cells_searchsorted() -> None:
+    rng = np.random.default_rng(5)
+    bounds = [0, 7, 7 + 1600, 7 + 1600 + 3, 2000]  # cells of 7, 1,600, 3 and 390 chips
+    cdf = np.empty(bounds[-1])
+    for lo, hi in itertools.pairwise(bounds):
+        w = rng.lognormal(0.0, 2.0, hi - lo)
+        cdf[lo:hi] = np.cumsum(w / w.sum())
+    u = np.concatenate([rng.random(50), [0.0, 1.0 - 1e-17, cdf[9], cdf[9] - 1e-16]])
+    cells = rng.integers(0, len(bounds) - 1, u.size)
+    cells[-4:] = 1
+    lo, hi = np.array(bounds[:-1])[cells], np.array(bounds[1:])[cells]
+    out = np.empty(u.size, dtype=np.intp)
+    fused_ecc()(cdf, u, lo, hi, out)  # type: ignore[misc]
+    expect = [min(int(np.searchsorted(cdf[a:b], x, side="right")), b - a - 1) + a
+              for a, b, x in zip(lo.tolist(), hi.tolist(), u.tolist(), strict=True)]
+    assert out.tolist() == expect

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from trnmon.config.model import FaultConfig
 from trnmon.sim import taxonomy
 from trnmon.sim.cells import Cell
+from trnmon.sim.fused import fused_ecc
 from trnmon.sim.scheduler import Scheduler
 from trnmon.sim.simstate import FaultState
 from trnmon.sim.state import (
@@ -185,18 +186,18 @@ class FaultEngine:
         scale = self.cfg.rate_multiplier * dt if on else 0.0
         repair_s = self.cfg.repair_hours * 3600.0
         ecc_scale = self.cfg.correctable_ecc_per_chip_day / DAY * scale if on else 0.0
-        hits: list[npt.NDArray[np.intp]] = []
+        ecc: list[tuple[Cell, npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
         for c in self.cells:
-            self._draw_cell(c, scale, repair_s, ecc_scale, now, hits)
-        if hits:
-            # Correctable ECC counts, all cells at once: (chip, column) pairs, repeats add.
-            np.add.at(self.state.ecc, tuple(np.concatenate(hits, axis=1)), 1)
+            self._draw_cell(c, scale, repair_s, ecc_scale, now, ecc)
+        if ecc:
+            self._place_ecc(ecc)
         self._deterministic(dt, now)
 
-    def _draw_cell(self, c: Cell, scale: float, repair_s: float, ecc_scale: float,
-                   now: float, hits: list[npt.NDArray[np.intp]]) -> None:
-        """Random faults of one cell, from the cell's generator only (correctable ECC hits
-        are appended to `hits` as (chips, columns) for `draw` to add)."""
+    def _draw_cell(self, c: Cell, scale: float, repair_s: float, ecc_scale: float, now: float,
+                   ecc: list[tuple[Cell, npt.NDArray[np.float64],
+                                   npt.NDArray[np.float64]]]) -> None:
+        """Random faults of one cell, from the cell's generator only (its correctable-ECC
+        draws are appended to `ecc` for `_place_ecc`)."""
         rng, n, lo = c.rng, c.n_chips, c.chip_lo
         # Chip, job and link (EFA port, one per chip) causes land on a chip; node causes on
         # a node, once. Job causes only matter under a job (see `_random`).
@@ -211,14 +212,29 @@ class FaultEngine:
                 else:
                     for chip in (rng.integers(0, n, size=k) + lo).tolist():
                         self._random(cause, rng, now, repair_s, chip=chip)
-        # Correctable ECC: Poisson total over the cell, positions by the heavy-tailed CDF.
+        # Correctable ECC: Poisson total over the cell, positions by the heavy-tailed CDF
+        # (where: u; SRAM or HBM: v).
         k = int(rng.poisson(ecc_scale * n))
         if k:
-            chips = np.searchsorted(self.ecc_cdf[lo:c.chip_hi], rng.random(k), side="right")
-            np.minimum(chips, n - 1, out=chips)
-            chips += lo
-            cols = np.where(rng.random(k) < 0.1, _ECC_SRAM, _ECC_MEM)
-            hits.append(np.stack((chips, cols)))
+            ecc.append((c, rng.random(k), rng.random(k)))
+
+    def _place_ecc(self, ecc: list[tuple[Cell, npt.NDArray[np.float64],
+                                         npt.NDArray[np.float64]]]) -> None:
+        """Count this tick's correctable ECC events of every cell at once: the chip is the
+        cell's CDF searched at u, the counter SRAM if v < 0.1 else HBM; repeats add."""
+        kernel = fused_ecc() if len(ecc) > 1 else None
+        if kernel is not None:
+            u = np.concatenate([e[1] for e in ecc])
+            lo = np.repeat(np.array([e[0].chip_lo for e in ecc]), [len(e[1]) for e in ecc])
+            hi = np.repeat(np.array([e[0].chip_hi for e in ecc]), [len(e[1]) for e in ecc])
+            chips = np.empty(u.size, dtype=np.intp)
+            kernel(self.ecc_cdf, u, lo, hi, chips)
+        else:
+            chips = np.concatenate([
+                np.minimum(np.searchsorted(self.ecc_cdf[c.chip_lo:c.chip_hi], u, side="right"),
+                           c.n_chips - 1) + c.chip_lo for c, u, _ in ecc])
+        v = np.concatenate([e[2] for e in ecc]) if len(ecc) > 1 else ecc[0][2]
+        np.add.at(self.state.ecc, (chips, np.where(v < 0.1, _ECC_SRAM, _ECC_MEM)), 1)
 
     def _random(self, cause: str, rng: np.random.Generator, now: float, repair_s: float, *,
                 chip: int = -1, node: int = -1) -> None:

@@ -365,3 +365,35 @@ def fused_goodput() -> GoodputKernel | None:
         return loading  # slots loading: the caller prices restarts' reloads
 
     return goodput_kernel
+
+
+EccKernel = Callable[..., None]
+
+
+@functools.cache
+def fused_ecc() -> EccKernel | None:
+    """Correctable-ECC positions of every cell in one call: event i lands at
+    `searchsorted(cdf[lo[i]:hi[i]], u[i], side="right")` (clamped to the cell), exactly as
+    the per-cell numpy search does, without a numpy call per cell per tick."""
+    if not _numba_enabled():
+        return None
+    try:
+        from numba import njit
+    except ImportError:
+        return None
+
+    @njit(cache=True, nogil=True)
+    def ecc_positions(cdf: Any, u: Any, lo: Any, hi: Any,
+                      out: Any) -> None:  # pragma: no cover - compiled
+        for i in range(u.shape[0]):
+            a, b, x = lo[i], hi[i], u[i]
+            left, right = a, b
+            while left < right:  # bisect right: the first index whose value exceeds x
+                mid = (left + right) // 2
+                if x < cdf[mid]:
+                    right = mid
+                else:
+                    left = mid + 1
+            out[i] = min(left, b - 1)
+
+    return ecc_positions
