@@ -14,7 +14,9 @@ from typing import Any
 from trnmon.config import load_config
 from trnmon.sim.soak import soak
 
-DEFAULT_DAYS = {"ohio": 20, "ultracluster-40k": 5}  # long enough to amortize the build
+# Long enough that building the engine and loading numba (~0.8 s) are a small part of
+# the figure, as in the months-long soaks this measures.
+DEFAULT_DAYS = {"ohio": 60, "ultracluster-40k": 5}
 TICK_S = 60.0
 
 
