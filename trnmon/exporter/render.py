@@ -20,6 +20,7 @@ import weakref
 from collections import defaultdict
 
 import numpy as np
+import numpy.typing as npt
 
 from trnmon.exporter.catalog import SELF_METRICS
 from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
@@ -59,11 +60,15 @@ class NodeRenderer:
         self.last_render_s = 0.0
         self.renders = 0
 
-    def layout(self, topo: Topology, node: int, jobs: tuple[JobKey, ...] = ()) -> NodeLayout:
+    def layout(self, topo: Topology, node: int, jobs: tuple[JobKey, ...] = (),
+               generation: npt.NDArray[np.int32] | None = None) -> NodeLayout:
+        """The node's cached layout, rebuilt when its jobs change or a node its labels name
+        was replaced (a new instance id)."""
         per_topo = self._layouts.setdefault(topo, {})
         lay = per_topo.get(node)
-        if lay is None or lay.jobs != jobs:
-            lay = per_topo[node] = build_layout(topo, node, jobs)
+        if lay is None or lay.jobs != jobs or (generation is not None and tuple(
+                generation[lay.ref_nodes].tolist()) != lay.generations):
+            lay = per_topo[node] = build_layout(topo, node, jobs, generation)
         return lay
 
     def _use_snapshot(self, snap: FleetSnapshot) -> None:
@@ -87,7 +92,8 @@ class NodeRenderer:
             if text is not None:
                 return text
             started = time.perf_counter()
-            lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()))
+            lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()),
+                              snap.state.node_generation)
             text = lay.template % sample_values(fill(snap, lay, self._jobs))
             if self.cache:
                 self._remember(node, text)
@@ -106,7 +112,8 @@ class NodeRenderer:
         """The node's layout for this snapshot, and the snapshot's jobs by id."""
         with self._lock:
             self._use_snapshot(snap)
-            return self.layout(snap.topology, node, self._node_jobs.get(node, ())), self._jobs
+            return self.layout(snap.topology, node, self._node_jobs.get(node, ()),
+                               snap.state.node_generation), self._jobs
 
     def series(self, snap: FleetSnapshot, node: int) -> int:
         return self.prepare(snap, node)[0].series
@@ -133,7 +140,17 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
     }
     return "".join(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.exposition_type}\n"
                    f"{m.name} {values[m.name]}\n" for m in SELF_METRICS) + _scheduler(snap) + (
-                       _cost(snap))
+                       _cost(snap)) + _replacements(snap)
+
+
+def _replacements(snap: FleetSnapshot) -> str:
+    """Nodes drained and replaced by a new instance, by instance family."""
+    out = ["# HELP neuron_node_replacements_total Nodes drained after a hard failure and "
+           "replaced by a new instance, by instance family.\n"
+           "# TYPE neuron_node_replacements_total counter\n"]
+    out += [f'neuron_node_replacements_total{{instance_family="{fam}"}} {n}\n'
+            for fam, n in snap.replacements_by_family().items()]
+    return "".join(out)
 
 
 def _cost(snap: FleetSnapshot) -> str:
