@@ -48,6 +48,8 @@ def _script(eng: Engine, tick: int) -> None:
         for f in list(eng.faults.active.values()):
             if f.kind == FaultKind.HBM_ECC_UNCORRECTED:
                 eng.clear(f.fault_id)
+    if tick == 10:
+        eng.inject(FaultKind.EFA_DOWN, chip=3 % n)
     if tick == 14:
         eng.inject(FaultKind.CHIP_HANG, chip=70 % n)
     if tick == 16:

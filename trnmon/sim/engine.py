@@ -27,6 +27,7 @@ from trnmon.sim.kernel import DeviceKernel, TickInputs
 from trnmon.sim.rules import (
     AMBIENT_SWING_C,
     CORE_WEIGHT_SPREAD,
+    EFA_FACTOR_FLOOR,
     LINK_FACTOR,
     RACK_AMBIENT_OFFSET_C,
     STEP_JITTER_SIGMA,
@@ -248,7 +249,8 @@ class Engine:
         self.jobs.clock[slot] = float(dev.clock_scale[chips].min())
         link = float(LINK_FACTOR[dev.link_state[chips]].min())
         if self.jobs.efa_per_step[slot] > 0:  # its collectives cross EFA
-            link = min(link, float(self.kernel.efa_up_fraction[rec.nodes].min()))
+            link = min(link, max(float(self.kernel.efa_up_fraction[rec.nodes].min()),
+                                 EFA_FACTOR_FLOOR))
         self.jobs.link_factor[slot] = link
 
     def _refresh_slowdowns(self) -> None:
@@ -259,7 +261,7 @@ class Engine:
         chip_link = LINK_FACTOR[dev.link_state].min(axis=1)
         # A job whose collectives cross EFA runs at most at its nodes' EFA up fraction (a
         # downed device's share of the bandwidth is gone; its bytes move to the others).
-        efa = self.kernel.efa_up_fraction[self.topo.chip_node]
+        efa = np.maximum(self.kernel.efa_up_fraction, EFA_FACTOR_FLOOR)[self.topo.chip_node]
         uses_efa = jobs.efa_per_step[self.chip_job] > 0
         np.minimum(chip_link, np.where(uses_efa, efa, 1.0), out=chip_link)
         jobs.link_factor[:] = 1.0

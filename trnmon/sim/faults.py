@@ -487,6 +487,10 @@ class FaultEngine:
             self.sched.fail_job(slot, reason, cause=cause)
 
     def _refresh_node(self, node: int) -> None:
+        """Whether the scheduler may place on the node: up, no chip out, and some EFA
+        device up (when it has any)."""
         chips = slice(self.topo.node_chip_start[node], self.topo.node_chip_start[node + 1])
-        bad = (self.state.health[chips] >= Health.FAILED).any()
+        n_efa = int(self.topo.node_efa_devices[node])
+        bad = (self.state.health[chips] >= Health.FAILED).any() or (
+            n_efa > 0 and (self.state.efa_state[node, :n_efa] == LinkState.DOWN).all())
         self.sched.node_usable[node] = bool(self.state.node_up[node] and not bad)
