@@ -25,13 +25,16 @@ from trnmon.snapshot import FleetSnapshot
 # Re-recorded for issue 13 (target-allocation arrivals, the priority + backfill scheduler
 # and goodput change the trajectory on purpose; the reference tests still agree), and again
 # when the arrival controller's average began from the initial fill's share instead of zero.
+# Re-recorded for issue 14's remaining deliverables: per-device EFA state and counters (an
+# EFA device down in the script), hard faults replacing their node with a new instance
+# (the scripted uncorrectable error's repair now does), thermal shutdowns.
 GOLDEN = {
-    "tiny": "7aac16b932c4b3dde487dc61c2d56dad530321ba1e3e3b3e2fc7ea703fb7cd88",
-    "ohio": "ed7dcedce1cf6902a08bd8cb2a3dd557e7019b9aabfb6a760146c0386a91085b",
-    "numba": "b0e52f964d24278469dedbabcd88d55de4c226bc7584fe02e1f543575e54f901",
+    "tiny": "bbae2855c140f8f69be1805debf148d2fbf517386fa795405acaa2668d2c9497",
+    "ohio": "fb3506bcae604cc0cd1b54342c454037799d585feddfe82013419f9b52f284db",
+    "numba": "92f080d1c7a30e053427e6b91ee48bf69c2461df598bc878f5e3a4cea9469cbb",
     # The pre-issue-12 file restored (no goodput or controller state: they start at
     # zero) and continued under the issue-13 rules.
-    "tiny_from_v1_file": "58370dc2a6a93016dae1e95296e5247f801fd2df9b614ec45f3fe051c7732404",
+    "tiny_from_v1_file": "9f16c5c451b1f0e744ea48417d6118ee06847acf64f37b3384f46e329d8a91b5",
 }
 
 
