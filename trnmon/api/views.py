@@ -152,13 +152,16 @@ def fleet_summary(snap: FleetSnapshot, *, source: str = "emulated") -> FleetSumm
             for e in snap.events[-EVENTS_IN_SUMMARY:]])
 
 
-def fleet_topology(topo: Topology) -> FleetTopology:
+def fleet_topology(topo: Topology, instance_ids: tuple[str, ...] | None = None
+                   ) -> FleetTopology:
+    """The fleet's layout; `instance_ids`: the nodes' current ids (after replacements)."""
     locs = locations(topo)
+    ids = instance_ids or topo.instance_ids
     return FleetTopology.model_construct(
         api_version="v1", fleet=topo.fleet_name, region=topo.region, lnc=topo.lnc,
         chips=topo.n_chips,
         nodes=[TopologyNode.model_construct(
-            node=n, instance_id=topo.instance_ids[n], location=locs[n],
+            node=n, instance_id=ids[n], location=locs[n],
             chips=int(topo.chip_count_per_node[n]), first_chip=int(topo.node_chip_start[n]))
             for n in range(topo.n_nodes)])
 
@@ -246,7 +249,8 @@ def efa_devices(snap: FleetSnapshot, node: int) -> list[EfaDevice]:
     bw = efa_device_bandwidth(topo.instance_type(node))
     return [EfaDevice.model_construct(
         index=i, name=efa_device_name(i),
-        state=LINK_NAMES[int(st.efa_state[node, i])], bandwidth_bytes_per_second=bw,
+        state="down" if st.efa_state[node, i] == LinkState.DOWN else "up",
+        bandwidth_bytes_per_second=bw,
         tx_bytes=float(st.efa_dev_tx_bytes[node, i]),
         rx_bytes=float(st.efa_dev_rx_bytes[node, i]),
         errors=float(st.efa_dev_errors[node, i]))

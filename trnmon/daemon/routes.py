@@ -180,9 +180,11 @@ async def readyz(request: web.Request) -> web.Response:
 @ROUTES.get("/api/v1/topology")
 async def api_topology(request: web.Request) -> web.Response:
     st = _state(request)
-    topo = st.runner.snapshot.topology
-    return json_bytes(st.cached("topology", 0,
-                                lambda: fleet_topology(topo).model_dump_json().encode()))
+    snap = st.runner.snapshot
+    # Rebuilt when a node is replaced (its instance id changes), else cached for good.
+    return json_bytes(st.cached("topology", int(snap.state.node_generation.sum()), lambda:
+                                fleet_topology(snap.topology, snap.instance_ids)
+                                .model_dump_json().encode()))
 
 
 @ROUTES.get("/api/v1/summary")

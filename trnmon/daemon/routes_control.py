@@ -33,7 +33,7 @@ async def _in_engine(request: web.Request, fn: Callable[[Engine], T]) -> T:
 
 def _fault_view(eng: Engine, f: Fault) -> FaultView:
     topo = eng.topo
-    return FaultView(fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
+    return FaultView(fault_id=f.fault_id, kind=f.kind.value, instance_id=eng.instance_id(f.node),
                      node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
                      chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
                      injected=f.injected)

@@ -17,10 +17,10 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.hw.catalog import (
-    MAX_EFA_DEVICES,
     CHIPS,
     INSTANCE_TYPE_BY_NAME,
     INSTANCE_TYPES,
+    MAX_EFA_DEVICES,
     MAX_PHYSICAL_CORES,
     ULTRASERVER_NODES,
     InstanceType,
