@@ -221,3 +221,22 @@ def test_checkpoints_keep_replacements_and_efa_states() -> None:
     for e in (eng, back):
         e.step(1.0)
     assert np.array_equal(back.state.efa_dev_tx_bytes, eng.state.efa_dev_tx_bytes)
+
+
+def test_a_replaced_node_draws_new_correctable_ecc_proneness() -> None:
+    eng = tiny_engine()
+    # Chip 21 of node 1 is a weak chip: a thousand times the soft rate.
+    weights = np.ones(eng.topo.n_chips)
+    weights[21] = 1000.0
+    eng.faults.ecc_cdf[:] = np.cumsum(weights / weights.sum())
+    share = np.diff(eng.faults.ecc_cdf, prepend=0.0)
+    eng.inject(FaultKind.CHIP_FAILURE, chip=20, duration_s=1.0)
+    eng.step(1.0)
+    assert eng.state.node_generation[1] == 1
+    new = np.diff(eng.faults.ecc_cdf, prepend=0.0)
+    chips = eng.topo.node_chips(1)
+    others = np.r_[0:chips.start, chips.stop:eng.topo.n_chips]
+    assert eng.faults.ecc_cdf[-1] == pytest.approx(1.0)
+    assert new[21] < share[21] / 50  # the weak chip left with its host ...
+    # ... and every other chip keeps its proneness relative to the others.
+    assert np.allclose(new[others] / new[others].sum(), share[others] / share[others].sum())

@@ -13,7 +13,8 @@ a lost host) drains its node: the node takes no job until, after the replacement
 (`faults.replacement_hours`), it comes back as a new instance. Its generation count rises
 (`FleetState.node_generation`, which names the new instance id), every fault on it clears,
 and the counters a new host starts afresh (ECC, execution status and errors, energy, its
-own NeuronLink error counts, EFA) restart from zero under the new instance id. An injected
+own NeuronLink error counts, EFA) restart from zero under the new instance id, and its
+chips draw new correctable-ECC proneness (a weak chip leaves with its host). An injected
 node loss or chip hang clears in place (a reboot); an injected hard fault still replaces.
 
 EFA. A network or NIC fault takes one EFA device of the node down (the chip's own on trn2,
@@ -439,12 +440,28 @@ class FaultEngine:
         dev.efa_state[node] = LinkState.UP
         self.storm_rate[chips] = 0.0
         self.ambient_offset[chips] = 0.0
+        self._redraw_ecc(node)
         self.links_changed = True
         self.replacements.append(Replacement(node, int(dev.node_generation[node]),
                                              f.cause or KIND_CAUSE.get(f.kind, f.kind.value),
                                              f.started_at))
         dev.node_generation[node] += 1
         self._refresh_node(node)
+
+    def _redraw_ecc(self, node: int) -> None:
+        """New chips, new correctable-ECC proneness: the node's chips draw fresh heavy-tailed
+        weights (from the cell's generator) and the cell's CDF is rebuilt. The cell's
+        weights are recovered from the CDF on the scale of the draws: every chip without a
+        hard fault has exactly the soft rate, so the smallest share is soft / total."""
+        topo = self.topo
+        cell = self.cells[int(self.sched.node_cell[node])]
+        lo, hi = cell.chip_lo, cell.chip_hi
+        share = np.diff(self.ecc_cdf[lo:hi], prepend=0.0)
+        soft = taxonomy.CE_SOFT_PER_DEVICE_YEAR / (365.0 * DAY)
+        rates = share * (soft / share[share > 0].min())
+        a, b = int(topo.node_chip_start[node]) - lo, int(topo.node_chip_start[node + 1]) - lo
+        rates[a:b] = taxonomy.correctable_ecc_rates(cell.rng, b - a)
+        self.ecc_cdf[lo:hi] = np.cumsum(rates / rates.sum())
 
     def instance_id(self, node: int) -> str:
         """The node's current instance id (its replacements counted)."""
