@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import preset_config
 from tests.exporter.fleets import INF2, TRN1, TRN2U, tiny_engine
-from trnmon.api.views import node_detail
+from trnmon.api.views import fleet_summary, node_detail
 from trnmon.exporter.render import NodeRenderer, render_self_metrics
 from trnmon.hw.catalog import CHIPS, ChipKind, efa_device_name
 from trnmon.sim import Engine, FaultKind, checkpoint
@@ -25,6 +25,7 @@ from trnmon.sim.faults import replaces_node
 from trnmon.sim.rules import Health, LinkState
 from trnmon.sim.workloads import JobSpec
 from trnmon.snapshot import FleetSnapshot
+from trnmon.sources.prometheus import node_detail_from_series
 
 
 def _two_node_trn1_job() -> tuple[Engine, int]:
@@ -240,3 +241,23 @@ def test_a_replaced_node_draws_new_correctable_ecc_proneness() -> None:
     assert new[21] < share[21] / 50  # the weak chip left with its host ...
     # ... and every other chip keeps its proneness relative to the others.
     assert np.allclose(new[others] / new[others].sum(), share[others] / share[others].sum())
+
+
+def test_neuron_top_over_prometheus_reads_the_efa_devices() -> None:
+    """`neuron-top --prometheus`: the node view's EFA devices come from their series."""
+    snap = FleetSnapshot.capture(tiny_engine())
+    row = next(r for r in fleet_summary(snap).nodes if r.node == TRN1)
+    text = NodeRenderer().render(snap, TRN1)
+    series = []
+    for line in text.splitlines():
+        if line.startswith("neuron_efa"):
+            name, rest = line.split("{", 1)
+            labels, value = rest.rsplit("} ", 1)
+            metric = dict(kv.split("=", 1) for kv in labels.split(","))
+            metric = {k: v.strip('"') for k, v in metric.items()}
+            series.append({"metric": {"__name__": name, **metric}, "value": [0, value]})
+    detail = node_detail_from_series(row, series, tick=snap.tick, t=snap.t, jobs=[])
+    want = node_detail(snap, TRN1)
+    assert [(e.name, e.state, e.tx_bytes) for e in detail.efa] == [
+        (e.name, e.state, e.tx_bytes) for e in want.efa]
+    assert detail.host.efa_tx_bytes == want.host.efa_tx_bytes
