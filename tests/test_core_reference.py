@@ -50,8 +50,8 @@ def _assert_same(a: Engine, b: Engine, tick: int) -> None:
 
 def _script(eng: Engine, tick: int, stretch: int = 1) -> None:
     """The same incidents for both engines: every fault kind, a crash and a restart."""
-    at = {20: "link", 40: "thermal", 60: "ecc", 80: "crash", 120: "repair", 150: "hang",
-          170: "node", 200: "down"}
+    at = {20: "link", 40: "thermal", 60: "ecc", 80: "crash", 100: "efa", 120: "repair",
+          150: "hang", 170: "node", 200: "down", 230: "efa_repair"}
     what = at.get(tick * stretch) if tick * stretch in at else None
     if what == "link":
         eng.inject(FaultKind.LINK_DEGRADED, chip=5, port=1)
@@ -64,7 +64,13 @@ def _script(eng: Engine, tick: int, stretch: int = 1) -> None:
     elif what == "repair":
         for f in list(eng.faults.active.values()):
             if f.kind == FaultKind.HBM_ECC_UNCORRECTED:
-                eng.clear(f.fault_id)  # repaired: the job restarts from its checkpoint
+                eng.clear(f.fault_id)  # replaced: the job restarts from its checkpoint
+    elif what == "efa":
+        eng.inject(FaultKind.EFA_DOWN, chip=3)  # its traffic moves to the node's others
+    elif what == "efa_repair":
+        for f in list(eng.faults.active.values()):
+            if f.kind == FaultKind.EFA_DOWN:
+                eng.clear(f.fault_id)
     elif what == "hang":
         eng.inject(FaultKind.CHIP_HANG, chip=70)
     elif what == "node":

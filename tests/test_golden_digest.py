@@ -27,13 +27,17 @@ from trnmon.snapshot import FleetSnapshot
 # when the arrival controller's average began from the initial fill's share instead of zero,
 # and when random faults and arrivals became one Poisson total per tick split by cause or
 # family (a multinomial) instead of a Poisson draw per cause or family (soak speed).
+# Re-recorded for issue 14's remaining deliverables: per-device EFA state and counters (an
+# EFA device down in the script), hard faults replacing their node with a new instance
+# (the scripted uncorrectable error's repair now does; its chips draw new ECC proneness),
+# thermal shutdowns.
 GOLDEN = {
-    "tiny": "f9be8b536b56a043c3c5d3c2eac1789d80f129339c364a799361ef188e6c7cea",
-    "ohio": "332b31ce8ca4018093734e265c6c696f07603153afdca84d5964eca4a4a4d23a",
-    "numba": "f5e9990b9d37215ec1bc04653cae43c5f25fd34c9e827624148ea90349b2000f",
+    "tiny": "b479107cca8b47810741ee3157919259a9fa00be835284d149a73ea5876b9966",
+    "ohio": "baf9bd82c06ad1dd1621e973e23014aedcd84885bbe913a9c7085b6fe9cd008e",
+    "numba": "2c84b976ceb72de3da722104422694d7e9724d381b8169469ce0ae688d0a06cc",
     # The pre-issue-12 file restored (no goodput or controller state: they start at
     # zero) and continued under the issue-13 rules.
-    "tiny_from_v1_file": "cd0755e1d4a044c55add4fdd8bc0e213cbada5d94a6647ef399a7b41238c2dec",
+    "tiny_from_v1_file": "283e13e371e224797f661406778c0fc42461f1a3da60f3d98e44cf45eb32d9c5",
 }
 
 
@@ -50,6 +54,8 @@ def _script(eng: Engine, tick: int) -> None:
         for f in list(eng.faults.active.values()):
             if f.kind == FaultKind.HBM_ECC_UNCORRECTED:
                 eng.clear(f.fault_id)
+    if tick == 10:
+        eng.inject(FaultKind.EFA_DOWN, chip=3 % n)
     if tick == 14:
         eng.inject(FaultKind.CHIP_HANG, chip=70 % n)
     if tick == 16:

@@ -95,7 +95,8 @@ def test_every_alert_has_runbook_severity_and_emulator_trigger() -> None:
     required = {"NeuronUncorrectableECC", "NeuronCorrectableECCStorm", "NeuronLinkDown",
                 "NeuronLinkDegraded", "NeuronDeviceThermalThrottling", "NeuronDeviceHung",
                 "NeuronNodeDown", "NeuronDeviceHBMNearCapacity", "NeuronAllocatedIdle",
-                "NeuronJobRestarted", "NeuronUltraServerDown", "NeuronDeviceFailed"}
+                "NeuronJobRestarted", "NeuronUltraServerDown", "NeuronDeviceFailed",
+                "NeuronEFADeviceDown"}
     alerts = rules.alert_rules()
     assert {a.alert for a in alerts} == required
     for a in alerts:

@@ -24,6 +24,7 @@ from tests.conftest_prometheus import PROMETHEUS, Prometheus
 from trnmon.dashboards import federation, files, rules
 from trnmon.dashboards.yamltext import dump
 from trnmon.exporter import names
+from trnmon.hw.catalog import efa_device_name
 
 pytestmark = pytest.mark.slow  # starts a daemon, Prometheus and Alertmanager
 
@@ -156,6 +157,7 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
         ("chip_hang", n0, 0), ("sram_ecc_uncorrected", n0, 1),
         ("hbm_ecc_uncorrected", n1, 1),
         ("link_degraded", n2, 0), ("link_down", n2, 5), ("thermal_throttle", n2, 9),
+        ("efa_down", n2, 4),
         ("hbm_ecc_corrected", n2, 2), ("sram_ecc_corrected", n2, 3),
         ("node_loss", n3, 0),
         # n0's job has already crashed: these fail two more devices without moving a job.
@@ -173,6 +175,8 @@ def test_each_fault_fires_its_alert(stack: tuple[DaemonProcess, Prometheus]) -> 
             "instance_id": n1, "neuron_device": "1", "event_type": "mem_ecc_uncorrected"}),
         "link_degraded": ("NeuronLinkDegraded", {"instance_id": n2, "neuron_device": "0"}),
         "link_down": ("NeuronLinkDown", {"instance_id": n2, "neuron_device": "5"}),
+        "efa_down": ("NeuronEFADeviceDown", {"instance_id": n2,
+                                             "efa_device": efa_device_name(4)}),
         "thermal_throttle": ("NeuronDeviceThermalThrottling",
                              {"instance_id": n2, "neuron_device": "9"}),
         "hbm_ecc_corrected": ("NeuronCorrectableECCStorm", {

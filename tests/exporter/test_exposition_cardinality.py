@@ -32,21 +32,24 @@ def test_trn2u_series_count_is_exact(tiny_snap: FleetSnapshot) -> None:
     # Per node: 2+2+6+6+7 runtime + 1+2+4 system + 2 info + 2 EFA = 34; a job it leads:
     # 1 info + step, MFU, tokens, restarts, 6 goodput states, effective training time, cost,
     # cost per hour, tokens per dollar, goodput tokens per dollar = 16.
-    want = 704 + 272 + 576 + 34 + 16
-    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1602
+    # Per EFA device (16): up, tx, rx, errors = 4 x 16 = 64. (A serving job it leads adds
+    # time to first token and inter-token latency; this node's job trains.)
+    want = 704 + 272 + 576 + 34 + 16 + 64
+    assert expected_series(tiny_snap.topology, TRN2U, jobs=1, leads=1) == want == 1666
     text = NodeRenderer().render(tiny_snap, TRN2U)
-    assert len(samples(text)) == 1602
+    assert len(samples(text)) == 1666
     assert text.count("# TYPE ") == len(CATALOG)
 
 
-@pytest.mark.parametrize("node,cores,links", [(TRN1, 32, 64), (INF2, 24, 24)],
+@pytest.mark.parametrize("node,cores,links,efa,serving", [(TRN1, 32, 64, 8, 0),
+                                                          (INF2, 24, 24, 0, 1)],
                          ids=["trn1", "inf2"])
 def test_other_node_types(tiny_snap: FleetSnapshot, node: int, cores: int,
-                          links: int) -> None:
+                          links: int, efa: int, serving: int) -> None:
     topo = tiny_snap.topology
     chips = len(topo.node_chips(node))
-    want = cores * 11 + chips * 17 + links * 6 + 34 + 16
-    assert expected_series(topo, node, jobs=1, leads=1) == want
+    want = cores * 11 + chips * 17 + links * 6 + 34 + 16 + efa * 4 + serving * 2
+    assert expected_series(topo, node, jobs=1, leads=1, serving_leads=serving) == want
     assert len(samples(NodeRenderer().render(tiny_snap, node))) == want
 
 

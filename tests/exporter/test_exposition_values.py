@@ -57,8 +57,16 @@ def close(got: float, want: float) -> bool:
 def test_every_family_matches_the_arrays(tiny_snap: FleetSnapshot, node: int) -> None:
     snap, st, topo = tiny_snap, tiny_snap.state, tiny_snap.topology
     samples, types = parse(NodeRenderer().render(snap, node))
-    assert set(samples) == {m.name for m in CATALOG}
+    job = next(j for j in snap.jobs if node in j.nodes)
+    serving = job.kind in ("inference", "batch_inference")
+    efa = topo.instance_type(node).efa_ports > 0
+    # Serving latencies exist only for serving jobs, EFA devices only where there are some.
+    assert set(samples) == {m.name for m in CATALOG
+                            if (serving or m.scope != "serving_leader")
+                            and (efa or m.scope != "efa")}
     for m in CATALOG:
+        if m.name not in samples:
+            continue
         assert types[m.name] == m.exposition_type, m.name
         for key in samples[m.name]:
             assert {k for k, _ in key} == set(m.label_names), m.name
@@ -68,7 +76,6 @@ def test_every_family_matches_the_arrays(tiny_snap: FleetSnapshot, node: int) ->
     lpc, lnc = numbering.logical_per_chip, numbering.lnc
     chips = topo.node_chips(node)
     assert lpc == (4 if itype.chip_spec.supports_lnc else 2)
-    job = next(j for j in snap.jobs if node in j.nodes)
     base = {"instance_id": topo.instance_id(node), "instance_type": itype.name,
             "region": topo.region, "runtime_tag": job.name}
 
@@ -165,6 +172,9 @@ def test_every_family_matches_the_arrays(tiny_snap: FleetSnapshot, node: int) ->
     assert one(samples, "neuron_job_mfu_ratio", **jl) == job.mfu
     assert one(samples, "neuron_job_tokens_total", **jl) == job.tokens_total
     assert one(samples, "neuron_job_restarts_total", **jl) == job.restarts
+    if serving:
+        assert one(samples, "neuron_job_time_to_first_token_seconds", **jl) == job.ttft_s > 0
+        assert one(samples, "neuron_job_inter_token_latency_seconds", **jl) == job.itl_s > 0
 
 
 def test_idle_node_exports_zeros_not_nothing(idle_snap: FleetSnapshot) -> None:

@@ -71,14 +71,17 @@ class HistoryBuffer:
         return HistorySeries(scope="fleet", t=self.t.ordered().tolist(), series={
             k: data[:, i].tolist() for i, k in enumerate(FLEET_SERIES)})
 
-    def node_series(self, node: int) -> HistorySeries:
-        return HistorySeries(scope=self.topo.instance_ids[node], t=self.t.ordered().tolist(),
+    def node_series(self, node: int, scope: str | None = None) -> HistorySeries:
+        """The node's history; `scope` names it (default: its first instance id)."""
+        return HistorySeries(scope=scope or self.topo.instance_ids[node],
+                             t=self.t.ordered().tolist(),
                              series={k: self.nodes.ordered((i, node)).tolist()
                                      for i, k in enumerate(NODE_SERIES)})
 
-    def device_series(self, chip: int) -> HistorySeries:
+    def device_series(self, chip: int, scope: str | None = None) -> HistorySeries:
+        """The device's history; `scope` names it (default: first instance id/ndN)."""
         node = int(self.topo.chip_node[chip])
-        scope = f"{self.topo.instance_ids[node]}/nd{int(self.topo.chip_local[chip])}"
+        scope = scope or f"{self.topo.instance_ids[node]}/nd{int(self.topo.chip_local[chip])}"
         series = {k: self.chips.ordered((i, chip)).astype(np.float64).tolist()
                   for i, k in enumerate(CHIP_SERIES)}
         series["hbm_used_bytes"] = [v * 2**30 for v in series["hbm_used_bytes"]]

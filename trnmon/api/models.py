@@ -274,6 +274,19 @@ class HostDetail(Model):
     efa_rx_bytes: float
 
 
+class EfaDevice(Model):
+    """One EFA device of a node: its state and traffic (a downed device's share moves to
+    the node's other devices)."""
+
+    index: int
+    name: str  # the RDMA device name (rdmap...s27)
+    state: str  # up | down
+    bandwidth_bytes_per_second: float
+    tx_bytes: float
+    rx_bytes: float
+    errors: float
+
+
 class ProcessModel(Model):
     """A Neuron runtime process on one node: neuron-ls's PID / COMMAND / RUNTIME VERSION,
     neuron-monitor's `pid` and `neuron_runtime_tag`, and what it holds on the node."""
@@ -309,6 +322,8 @@ class NodeDetail(Model):
     devices: list[DeviceDetail]
     jobs: list[JobModel]
     processes: list[ProcessModel] = Field(default_factory=list)  # Neuron runtime processes
+    efa: list[EfaDevice] = Field(default_factory=list)  # the instance's EFA devices
+    replacements: int = 0  # times this node slot was drained and replaced (a new instance)
 
 
 class TopologyNode(Model):

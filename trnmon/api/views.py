@@ -15,6 +15,7 @@ import numpy.typing as npt
 from trnmon.api.models import (
     CoreDetail,
     DeviceDetail,
+    EfaDevice,
     EventModel,
     FaultModel,
     FleetSummary,
@@ -32,7 +33,13 @@ from trnmon.api.models import (
     QueuedJobModel,
     TopologyNode,
 )
-from trnmon.hw.catalog import CHIPS, ENGINES, ChipKind
+from trnmon.hw.catalog import (
+    CHIPS,
+    ENGINES,
+    ChipKind,
+    efa_device_bandwidth,
+    efa_device_name,
+)
 from trnmon.sim.rules import GOODPUT_STATES, runtime_host_bytes
 from trnmon.sim.state import (
     ECC_EVENTS,
@@ -105,7 +112,7 @@ def fleet_summary(snap: FleetSnapshot, *, source: str = "emulated") -> FleetSumm
         for n in j.nodes:
             jobs_by_node.setdefault(n, []).append(j.job_id)
     cols = {k: v.tolist() for k, v in s.items()}
-    ids = topo.instance_ids
+    ids = snap.instance_ids
     rows = [NodeRow.model_construct(
         node=n, instance_id=ids[n], location=locs[n], up=bool(cols["up"][n]),
         chips=int(cols["chips"][n]), busy_chips=int(cols["busy_chips"][n]),
@@ -145,13 +152,16 @@ def fleet_summary(snap: FleetSnapshot, *, source: str = "emulated") -> FleetSumm
             for e in snap.events[-EVENTS_IN_SUMMARY:]])
 
 
-def fleet_topology(topo: Topology) -> FleetTopology:
+def fleet_topology(topo: Topology, instance_ids: tuple[str, ...] | None = None
+                   ) -> FleetTopology:
+    """The fleet's layout; `instance_ids`: the nodes' current ids (after replacements)."""
     locs = locations(topo)
+    ids = instance_ids or topo.instance_ids
     return FleetTopology.model_construct(
         api_version="v1", fleet=topo.fleet_name, region=topo.region, lnc=topo.lnc,
         chips=topo.n_chips,
         nodes=[TopologyNode.model_construct(
-            node=n, instance_id=topo.instance_ids[n], location=locs[n],
+            node=n, instance_id=ids[n], location=locs[n],
             chips=int(topo.chip_count_per_node[n]), first_chip=int(topo.node_chip_start[n]))
             for n in range(topo.n_nodes)])
 
@@ -184,7 +194,7 @@ def _device(snap: FleetSnapshot, chip: int) -> DeviceDetail:
             kind="ultraserver" if topo.port_kind[chip, p] == PortKind.ULTRASERVER
             else "intra_node",
             peer_device=int(topo.chip_local[peer]),
-            peer_instance_id=topo.instance_ids[int(topo.chip_node[peer])],
+            peer_instance_id=snap.instance_id(int(topo.chip_node[peer])),
             state=LINK_NAMES[int(st.link_state[chip, p])],
             bandwidth_bytes_per_second=float(topo.port_bandwidth[chip, p]),
             tx_bytes=float(st.link_tx_bytes[chip, p]), rx_bytes=float(rx[chip, p]),
@@ -225,11 +235,26 @@ def node_detail(snap: FleetSnapshot, node: int) -> NodeDetail:
     on_node = [j for j in snap.jobs if node in j.nodes]
     return NodeDetail.model_construct(
         api_version="v1", tick=snap.tick, t=snap.t, node=node,
-        instance_id=topo.instance_ids[node], location=locations(topo)[node],
+        instance_id=snap.instance_id(node), location=locations(topo)[node],
         up=bool(st.node_up[node]), lnc=numbering.lnc, core_version=numbering.version_label,
         logical_cores_per_device=numbering.logical_per_chip, host=host,
         devices=devices, jobs=[job_model(j) for j in on_node],
-        processes=processes(snap, node, on_node, devices))
+        processes=processes(snap, node, on_node, devices), efa=efa_devices(snap, node),
+        replacements=int(st.node_generation[node]))
+
+
+def efa_devices(snap: FleetSnapshot, node: int) -> list[EfaDevice]:
+    """The node's EFA devices (none on inf2)."""
+    topo, st = snap.topology, snap.state
+    bw = efa_device_bandwidth(topo.instance_type(node))
+    return [EfaDevice.model_construct(
+        index=i, name=efa_device_name(i),
+        state="down" if st.efa_state[node, i] == LinkState.DOWN else "up",
+        bandwidth_bytes_per_second=bw,
+        tx_bytes=float(st.efa_dev_tx_bytes[node, i]),
+        rx_bytes=float(st.efa_dev_rx_bytes[node, i]),
+        errors=float(st.efa_dev_errors[node, i]))
+        for i in range(int(topo.node_efa_devices[node]))]
 
 
 def processes(snap: FleetSnapshot, node: int, jobs: list[JobView],

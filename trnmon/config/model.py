@@ -99,7 +99,12 @@ class FaultConfig(Section):
     correctable_ecc_per_chip_day: float = Field(2.0, ge=0, le=1e9)
     """Mean correctable ECC events per chip-day; per-chip rates are lognormal (heavy-tailed)."""
     repair_hours: float = Field(4.0, ge=0.01, le=10_000)
-    """Mean time until a failed chip or lost node is repaired and returns."""
+    """Mean time until a fault repaired in place clears (a hung chip, a downed link or EFA
+    device, a cooling failure)."""
+    replacement_hours: float = Field(4.0, ge=0.01, le=10_000)
+    """Mean time from a hard failure (a chip out, a host lost) until its node, drained
+    meanwhile, is back as a new instance. Placeholder: no published figure for EC2
+    replacement times; the same mean as `repair_hours`."""
 
 
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$"

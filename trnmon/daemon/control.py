@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from trnmon.hw.catalog import ULTRASERVER_NODES
@@ -65,8 +66,17 @@ class FaultLimits:
     per_target: int = 4
 
 
-def resolve_node(topo: Topology, instance_id: str) -> int:
-    """Node index for an instance id; RequestError 404 if the fleet has no such node."""
+def resolve_node(topo: Topology, instance_id: str,
+                 generation: npt.NDArray[np.int32] | None = None) -> int:
+    """Node index for an instance id; RequestError 404 if the fleet has no such node.
+
+    With the nodes' replacement counts (`generation`), a replaced node's current id
+    resolves too; its first id still names the slot (a client holding it follows the
+    node to its replacement)."""
+    if generation is not None and generation.any():
+        for n in np.flatnonzero(generation).tolist():
+            if topo.instance_id(n, int(generation[n])) == instance_id:
+                return n
     ids = topo.instance_ids
     try:
         node = topo.node_index(instance_id)
@@ -99,7 +109,7 @@ def check_caps(eng: Engine, limits: FaultLimits, *, node: int, chip: int | None)
 def inject(eng: Engine, req: InjectFault, limits: FaultLimits | None = None) -> Fault:
     topo = eng.topo
     limits = limits or FaultLimits()
-    node = resolve_node(topo, req.instance_id)
+    node = resolve_node(topo, req.instance_id, eng.state.node_generation)
     if req.kind == FaultKind.NODE_LOSS:
         check_caps(eng, limits, node=node, chip=None)
         return eng.inject(req.kind, node=node, duration_s=req.duration_s)

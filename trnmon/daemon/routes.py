@@ -34,7 +34,8 @@ async def node_metrics(request: web.Request) -> web.Response:
     st = _state(request)
     snap = st.runner.snapshot
     try:
-        node = resolve_node(snap.topology, request.match_info["instance_id"])
+        node = resolve_node(snap.topology, request.match_info["instance_id"],
+                            snap.state.node_generation)
     except RequestError as exc:
         st.node_scrape_errors += 1
         return web.Response(status=404, text=exc.message + "\n")
@@ -114,17 +115,19 @@ async def service_discovery(request: web.Request) -> web.Response:
     The body is cached once with a placeholder for the target address and the request's
     host is spliced in per request: memory does not grow with distinct Host headers."""
     st = _state(request)
-    topo = st.runner.snapshot.topology
+    snap = st.runner.snapshot
+    topo = snap.topology
+    replaced = int(snap.state.node_generation.sum())
 
     def build() -> bytes:
         groups = []
-        for n, iid in enumerate(topo.instance_ids):
+        for n, iid in enumerate(snap.instance_ids):
             labels = {"__metrics_path__": f"/metrics/nodes/{iid}", "instance": iid,
                       **topo.location(n)}
             groups.append({"targets": [SD_HOLE], "labels": labels})
         return json.dumps(groups).encode()
 
-    body = st.cached("sd", 0, build)
+    body = st.cached("sd", replaced, build)  # rebuilt when a node is replaced
     hole = json.dumps(SD_HOLE).encode()
     return json_bytes(body.replace(hole, json.dumps(sd_target(request, st)).encode()))
 
@@ -135,7 +138,7 @@ async def landing(request: web.Request) -> web.Response:
     snap = st.runner.snapshot
     topo = snap.topology
     links = "".join(f'<li><a href="/metrics/nodes/{i}">{i}</a></li>'
-                    for i in topo.instance_ids[:10])
+                    for i in snap.instance_ids[:10])
     more = f"<li>… {topo.n_nodes - 10} more in <a href='/sd'>/sd</a></li>" if (
         topo.n_nodes > 10) else ""
     body = f"""<!doctype html><html><head><title>trnmon daemon</title></head><body>
@@ -177,9 +180,11 @@ async def readyz(request: web.Request) -> web.Response:
 @ROUTES.get("/api/v1/topology")
 async def api_topology(request: web.Request) -> web.Response:
     st = _state(request)
-    topo = st.runner.snapshot.topology
-    return json_bytes(st.cached("topology", 0,
-                                lambda: fleet_topology(topo).model_dump_json().encode()))
+    snap = st.runner.snapshot
+    # Rebuilt when a node is replaced (its instance id changes), else cached for good.
+    return json_bytes(st.cached("topology", int(snap.state.node_generation.sum()), lambda:
+                                fleet_topology(snap.topology, snap.instance_ids)
+                                .model_dump_json().encode()))
 
 
 @ROUTES.get("/api/v1/summary")
@@ -193,7 +198,8 @@ async def api_summary(request: web.Request) -> web.Response:
 @ROUTES.get("/api/v1/nodes/{instance_id}")
 async def api_node(request: web.Request) -> web.Response:
     snap = _state(request).runner.snapshot
-    node = resolve_node(snap.topology, request.match_info["instance_id"])
+    node = resolve_node(snap.topology, request.match_info["instance_id"],
+                            snap.state.node_generation)
     return json_bytes(node_detail(snap, node).model_dump_json().encode())
 
 
@@ -203,7 +209,8 @@ async def api_node_neuron_monitor(request: web.Request) -> web.Response:
     request for that node (trnmon/neuron_monitor/report.py)."""
     st = _state(request)
     snap = st.runner.snapshot
-    node = resolve_node(snap.topology, request.match_info["instance_id"])
+    node = resolve_node(snap.topology, request.match_info["instance_id"],
+                            snap.state.node_generation)
     return web.json_response(reporter_for(st.runner).report(snap, node))
 
 
@@ -241,12 +248,13 @@ async def api_events(request: web.Request) -> web.Response:
 async def api_history(request: web.Request) -> web.Response:
     """?scope=fleet (default), an instance id, or <instance id>/nd<N> for one device."""
     st = _state(request)
-    topo = st.runner.snapshot.topology
+    snap = st.runner.snapshot
+    topo = snap.topology
     scope = request.query.get("scope", "fleet")
     hist = st.runner.history
     iid, _, dev = scope.partition("/")
     if scope != "fleet":
-        node = resolve_node(topo, iid)
+        node = resolve_node(topo, iid, snap.state.node_generation)
         chips = topo.node_chips(node)
         if dev:
             index = ascii_int(dev[2:]) if dev.startswith("nd") else None
@@ -257,9 +265,9 @@ async def api_history(request: web.Request) -> web.Response:
         if scope == "fleet":
             series = hist.fleet_series()
         elif dev:
-            series = hist.device_series(chip)
+            series = hist.device_series(chip, scope)
         else:
-            series = hist.node_series(node)
+            series = hist.node_series(node, iid)
     return json_bytes(series.model_dump_json().encode())
 
 

@@ -7,6 +7,7 @@ the current tick; the event loop keeps serving scrapes meanwhile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -33,7 +34,7 @@ async def _in_engine(request: web.Request, fn: Callable[[Engine], T]) -> T:
 
 def _fault_view(eng: Engine, f: Fault) -> FaultView:
     topo = eng.topo
-    return FaultView(fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
+    return FaultView(fault_id=f.fault_id, kind=f.kind.value, instance_id=eng.instance_id(f.node),
                      node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
                      chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
                      injected=f.injected)
@@ -53,7 +54,15 @@ async def inject_fault(request: web.Request) -> web.Response:
 @require_token
 async def clear_fault(request: web.Request) -> web.Response:
     fid = path_id(request, "fault_id")
-    view = await _in_engine(request, lambda e: _fault_view(e, control.clear(e, fid)))
+
+    def clear(e: Engine) -> FaultView:
+        # Named by the instance it was on: clearing a hard fault replaces that instance.
+        node = e.faults.active[fid].node if fid in e.faults.active else -1
+        iid = e.instance_id(node) if node >= 0 else ""
+        view = _fault_view(e, control.clear(e, fid))
+        return dataclasses.replace(view, instance_id=iid or view.instance_id)
+
+    view = await _in_engine(request, clear)
     return web.json_response({**fault_json(view), "cleared": True})
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from trnmon.dashboards import rules
 from trnmon.dashboards.panels import (
     ANY_BAD,
+    CRITICAL_C,
     OK_WARN_BAD,
     TEMPERATURE,
     Panel,
@@ -118,7 +119,7 @@ def fleet_overview() -> dict[str, Any]:
             f"topk(10, max by (instance_id, neuron_device) "
             f"({d('neuron_device_temperature_celsius')}))",
             "{{instance_id}} nd{{neuron_device}}")],
-            unit="celsius", steps=TEMPERATURE, minimum=20, maximum=100),
+            unit="celsius", steps=TEMPERATURE, minimum=20, maximum=CRITICAL_C),
         bargauge("Busiest devices (top 10)", [(
             f"topk(10, {_device_util()})", "{{instance_id}} nd{{neuron_device}}")],
             unit="percentunit", minimum=0, maximum=1),
@@ -154,6 +155,12 @@ def node_device() -> dict[str, Any]:
         timeseries("EFA throughput", [
             (f"rate({n('neuron_efa_tx_bytes_total')}{RATE})", "tx"),
             (f"rate({n('neuron_efa_rx_bytes_total')}{RATE})", "rx")], unit="Bps", w=8),
+        timeseries("EFA tx per device", [(
+            f"sum by (efa_device) (rate({n('neuron_efa_device_tx_bytes_total')}{RATE}))",
+            "{{efa_device}}")], unit="Bps", w=8),
+        timeseries("EFA devices up", [
+            (f"sum({n('neuron_efa_device_up')})", "up"),
+            (f"count({n('neuron_efa_device_up')})", "devices")], minimum=0, w=8),
         timeseries("Host vCPU", [
             (f"sum by (usage_type) ({n('system_vcpu_usage_ratio')})", "host {{usage_type}}"),
             (f"sum by (usage_type) ({n('neuron_runtime_vcpu_usage_ratio')})",

@@ -11,6 +11,7 @@ from typing import Any
 
 from trnmon.dashboards.promql import TOPOLOGY_LABELS
 from trnmon.exporter.names import SCRAPE_JOB
+from trnmon.hw.catalog import CHIPS
 
 Panel = dict[str, Any]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -19,7 +20,11 @@ GRID_WIDTH = 24
 # Colour steps: (value, colour); the first value is None (the base colour).
 Steps = tuple[tuple[float | None, str], ...]
 OK_WARN_BAD: Steps = ((None, "green"), (0.9, "orange"), (0.97, "red"))
-TEMPERATURE: Steps = ((None, "green"), (80.0, "orange"), (90.0, "red"))  # throttle at 90 C
+# The catalog's limits (every Neuron chip shares them): orange from the throttle
+# temperature, red from the critical one, where a device shuts down.
+THROTTLE_C = max(c.throttle_celsius for c in CHIPS.values())
+CRITICAL_C = max(c.critical_celsius for c in CHIPS.values())
+TEMPERATURE: Steps = ((None, "green"), (THROTTLE_C, "orange"), (CRITICAL_C, "red"))
 ANY_BAD: Steps = ((None, "green"), (1.0, "red"))
 BLUE: Steps = ((None, "blue"),)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from trnmon.dashboards.panels import CRITICAL_C
 from trnmon.dashboards.promql import register_recorded, scale_ranges, seconds, sel
 from trnmon.dashboards.yamltext import Value
 from trnmon.exporter.names import JOB_RESTARTS, JOB_TOKENS_RATE, SCRAPE_JOB
@@ -143,9 +144,10 @@ def alert_rules() -> list[Alert]:
               f"unless on (instance_id, neuron_device)\n"
               f'increase({sel(ecc, event_type="=~" + _UNCORRECTED)}[15m]) > 0', "1m",
               "critical", f"Device failed on {_WHERE}",
-              "The device failed without an uncorrectable ECC error (a faulty chip or a "
-              "detected silent data corruption); the job on it crashed and restarts from "
-              "its last checkpoint elsewhere.",
+              "The device failed without an uncorrectable ECC error (a faulty chip, a "
+              "detected silent data corruption, or a thermal shutdown above "
+              f"{CRITICAL_C:.0f} C); the job on it crashed and restarts from its last "
+              "checkpoint elsewhere, and the instance is drained for replacement.",
               "1. Drain the instance: no new jobs (the scheduler already avoids it).\n"
               "2. Check the Jobs dashboard: the job should restart within minutes; after a\n"
               "   silent data corruption, check its loss curve since the last checkpoint.\n"
@@ -168,6 +170,15 @@ def alert_rules() -> list[Alert]:
               "2. If it is an UltraServer ring port, the whole UltraServer slows down.\n"
               "3. Reseat/replace the cable or the instance; the job keeps running slowly.",
               "link_down"),
+        Alert("NeuronEFADeviceDown", f'{sel("neuron_efa_device_up")} == 0', "2m", "warning",
+              "EFA device {{ $labels.efa_device }} down on {{ $labels.instance_id }}",
+              "One EFA device of the instance is down: its traffic moved to the other "
+              "devices and the instance's EFA bandwidth fell by its share, so multi-node "
+              "jobs there run their collectives slower. The job that used it crashed.",
+              "1. Check the instance's other EFA devices (Node/device dashboard).\n"
+              "2. A NIC, cable or switch port: open a network ticket with the device name.\n"
+              "3. Drain the instance if more devices go down or the device flaps.",
+              "efa_down"),
         Alert("NeuronLinkDegraded", f'{sel("neuronlink_state", state="degraded")} == 1',
               "5m", "warning", f"NeuronLink {{{{ $labels.link }}}} degraded on {_WHERE}",
               "Port {{ $labels.link }} runs degraded (errors and retries); the job's "

@@ -43,10 +43,12 @@ from trnmon.sim.taxonomy import CAUSE_NAMES
 
 MetricType = Literal["gauge", "counter", "info", "histogram"]
 # How many series a metric has on one node: one, one per device, per logical core, per
-# NeuronLink port, per job running on the node, or per job the node leads; "daemon" and
-# "fleet" series are on the daemon's own /metrics (the emulator itself, and the fleet as a
-# whole: scheduler, goodput, cost), with no node labels.
-Scope = Literal["node", "device", "core", "link", "job", "job_leader", "daemon", "fleet"]
+# NeuronLink port, per EFA device, per job running on the node, per job the node leads,
+# or per serving job (inference, batch inference) the node leads; "daemon" and "fleet"
+# series are on the daemon's own /metrics (the emulator itself, and the fleet as a whole:
+# scheduler, goodput, cost, replacements), with no node labels.
+Scope = Literal["node", "device", "core", "link", "efa", "job", "job_leader",
+                "serving_leader", "daemon", "fleet"]
 
 AWS_BASE_LABELS = ("instance_name", "instance_id", "instance_type", "availability_zone",
                    "region", "subnet_id")
@@ -58,6 +60,7 @@ VCPU_USAGE_TYPES = ("user", "system")
 MEMORY_LOCATIONS = ("host", "neuron_device")
 CORE_LABELS = ("neuroncore", "neuron_device")
 LINK_LABELS = ("neuron_device", "link", "peer_device", "peer_instance_id")
+EFA_LABELS = ("efa_device",)  # the RDMA device name, rdmap<bus>s<slot>
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,15 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
          "Bytes sent by the instance over EFA.", "node"),
     _ext("neuron_efa_rx_bytes_total", "counter", "bytes",
          "Bytes received by the instance over EFA.", "node"),
+    _ext("neuron_efa_device_up", "gauge", "",
+         "1 while an EFA device of the instance is up, 0 while it is down (its traffic "
+         "moves to the instance's other EFA devices).", "efa", EFA_LABELS),
+    _ext("neuron_efa_device_tx_bytes_total", "counter", "bytes",
+         "Bytes sent by the instance over one EFA device.", "efa", EFA_LABELS),
+    _ext("neuron_efa_device_rx_bytes_total", "counter", "bytes",
+         "Bytes received by the instance over one EFA device.", "efa", EFA_LABELS),
+    _ext("neuron_efa_device_errors_total", "counter", "",
+         "Errors (link down events) on one EFA device.", "efa", EFA_LABELS),
     _ext("neuron_job_info", "info", "",
          "A job running on the instance (one series on each of the job's instances).", "job",
          ("job_id", "job_name", "job_kind", "model")),
@@ -239,6 +251,14 @@ EXTENSION_METRICS: tuple[Metric, ...] = (
     _ext("neuron_job_effective_training_time_ratio", "gauge", "ratio",
          "Productive over allocated time of the job (exported by the job's first instance "
          "only).", "job_leader", ("job_id",)),
+    _ext("neuron_job_time_to_first_token_seconds", "gauge", "seconds",
+         "Time to first token of a serving job at its compiled static batch: prefill of one "
+         "batch (exported by the job's first instance only, serving jobs only).",
+         "serving_leader", ("job_id",)),
+    _ext("neuron_job_inter_token_latency_seconds", "gauge", "seconds",
+         "Inter-token latency of a serving job: its live decode step, 0 while it loads "
+         "(exported by the job's first instance only, serving jobs only).",
+         "serving_leader", ("job_id",)),
 )
 
 CATALOG: tuple[Metric, ...] = AWS_METRICS + EXTENSION_METRICS
@@ -295,11 +315,15 @@ FLEET_METRICS: tuple[Metric, ...] = (
          "What the lost chip-seconds cost, by instance family and cause, at the family's "
          "per-chip rate in the fleet, in the pricing currency.", "fleet",
          ("instance_family", "cause"), enums=(_FAMILY, _CAUSE)),
+    _ext("neuron_node_replacements_total", "counter", "", "Nodes drained after a hard "
+         "failure and replaced by a new instance, by instance family.", "fleet",
+         ("instance_family",), enums=(_FAMILY,)),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG + FLEET_METRICS + SELF_METRICS}
 
 _PER = {"node": "instance", "device": "device", "core": "logical core", "link": "link",
-        "job": "job", "job_leader": "job", "daemon": "daemon", "fleet": "fleet"}
+        "efa": "EFA device", "job": "job", "job_leader": "job", "serving_leader": "serving job",
+        "daemon": "daemon", "fleet": "fleet"}
 
 
 def _label_text(m: Metric) -> str:

@@ -21,10 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.exporter.catalog import CATALOG, Metric
+from trnmon.hw.catalog import efa_device_name
 from trnmon.snapshot import FleetSnapshot, JobView
 from trnmon.topology import PORT_NAMES, Topology
 
 IDLE_RUNTIME_TAG = "none"
+SERVING_KINDS = frozenset({"inference", "batch_inference"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,11 @@ class JobKey:
     kind: str
     model: str
     leader: bool  # this node is the job's first node and exports its rates
+
+    @property
+    def serving(self) -> bool:
+        """An inference or batch-inference job: it has TTFT and inter-token latency."""
+        return self.kind in SERVING_KINDS
 
     @classmethod
     def of(cls, job: JobView, node: int) -> JobKey:
@@ -66,6 +73,11 @@ class NodeLayout:
     physical_per_chip: int
     link_index: npt.NDArray[np.intp]  # flat (chip - start) * MAX_PORTS + port of valid ports
     jobs: tuple[JobKey, ...]
+    efa_devices: int  # EFA devices of the node (its first efa_devices slots)
+    # Nodes whose instance ids the labels name (the node, its NeuronLink peers) and their
+    # replacement counts when built: a replacement there renames them.
+    ref_nodes: npt.NDArray[np.intp]
+    generations: tuple[int, ...]
     counts: dict[str, int]  # series per metric, in catalog order
     template: str
     series: int
@@ -73,7 +85,9 @@ class NodeLayout:
 
 def scope_items(m: Metric, topo: Topology, node: int, jobs: tuple[JobKey, ...],
                  link_chip: npt.NDArray[np.intp], link_port: npt.NDArray[np.intp],
+                 instance_id: Callable[[int], str] | None = None,
                  ) -> Iterator[dict[str, str]]:
+    iid = instance_id or topo.instance_id
     numbering = topo.numbering(node)
     chips = topo.node_chips(node)
     if m.scope == "node":
@@ -92,21 +106,28 @@ def scope_items(m: Metric, topo: Topology, node: int, jobs: tuple[JobKey, ...],
             peer = int(topo.port_peer[chip, port])
             yield {"neuron_device": str(int(topo.chip_local[chip])), "link": PORT_NAMES[port],
                    "peer_device": str(int(topo.chip_local[peer])),
-                   "peer_instance_id": topo.instance_id(int(topo.chip_node[peer]))}
+                   "peer_instance_id": iid(int(topo.chip_node[peer]))}
+    elif m.scope == "efa":
+        for i in range(int(topo.node_efa_devices[node])):
+            yield {"efa_device": efa_device_name(i)}
     else:
         for job in jobs:
+            if m.scope == "serving_leader" and not job.serving:
+                continue
             if m.scope == "job" or job.leader:
                 yield {"job_id": str(job.job_id), "job_name": job.name, "job_kind": job.kind,
                        "model": job.model}
 
 
-def node_context(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> dict[str, str]:
-    """Labels constant over a node: AWS base labels, runtime tag, hardware info."""
+def node_context(topo: Topology, node: int, jobs: tuple[JobKey, ...],
+                 instance_id: str | None = None) -> dict[str, str]:
+    """Labels constant over a node: AWS base labels, runtime tag, hardware info
+    (`instance_id`: the node's current one, after replacements)."""
     az = int(topo.node_az[node])
     itype = topo.instance_type(node)
     return {
         "instance_name": f"{topo.fleet_name}-{node:05d}",
-        "instance_id": topo.instance_id(node),
+        "instance_id": instance_id or topo.instance_id(node),
         "instance_type": itype.name,
         "availability_zone": topo.az_names[az],
         "region": topo.region,
@@ -177,31 +198,46 @@ def build_template(metrics: Iterable[Metric], ctx: dict[str, str], items: ScopeI
     return "".join(parts), counts
 
 
-def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...]) -> NodeLayout:
+def build_layout(topo: Topology, node: int, jobs: tuple[JobKey, ...],
+                 generation: npt.NDArray[np.int32] | None = None) -> NodeLayout:
+    """The node's layout; `generation` (per node replacement counts, from the snapshot)
+    names replaced nodes by their current instance ids."""
     numbering = topo.numbering(node)
     chips = topo.node_chips(node)
     valid = topo.port_valid[chips.start:chips.stop]
     link_chip_local, link_port = np.nonzero(valid)
     link_chip = link_chip_local + chips.start
+    ref_nodes = np.unique(np.r_[node, topo.chip_node[topo.port_peer[link_chip, link_port]]]
+                          ).astype(np.intp)
+    gen = np.zeros(topo.n_nodes, dtype=np.int32) if generation is None else generation
+
+    def iid(n: int) -> str:
+        return topo.instance_id(n, int(gen[n]))
 
     def items(m: Metric, scope_part: tuple[str, ...]) -> list[dict[str, str]]:
-        return list(scope_items(m, topo, node, jobs, link_chip, link_port))
+        return list(scope_items(m, topo, node, jobs, link_chip, link_port, iid))
 
-    template, counts = build_template(CATALOG, node_context(topo, node, jobs), items)
+    template, counts = build_template(CATALOG, node_context(topo, node, jobs, iid(node)),
+                                      items)
     return NodeLayout(
         node=node, chips=slice(chips.start, chips.stop), lnc=numbering.lnc,
         logical_per_chip=numbering.logical_per_chip,
         physical_per_chip=numbering.logical_per_chip * numbering.lnc,
         link_index=(link_chip_local * valid.shape[1] + link_port).astype(np.intp),
-        jobs=jobs, counts=counts, template=template, series=sum(counts.values()))
+        jobs=jobs, efa_devices=int(topo.node_efa_devices[node]), ref_nodes=ref_nodes,
+        generations=tuple(gen[ref_nodes].tolist()), counts=counts, template=template,
+        series=sum(counts.values()))
 
 
-def expected_series(topo: Topology, node: int, jobs: int = 0, leads: int = 0) -> int:
-    """Series count of a node from the catalog and topology alone (cardinality budget)."""
+def expected_series(topo: Topology, node: int, jobs: int = 0, leads: int = 0,
+                    serving_leads: int = 0) -> int:
+    """Series count of a node from the catalog and topology alone (cardinality budget):
+    `jobs` running on it, `leads` of which it leads, `serving_leads` of those serving."""
     chips = len(topo.node_chips(node))
     per = {"node": 1, "device": chips,
            "core": chips * topo.numbering(node).logical_per_chip,
            "link": int(topo.port_valid[topo.node_chips(node).start:
                                        topo.node_chips(node).stop].sum()),
-           "job": jobs, "job_leader": leads, "daemon": 0}
+           "efa": int(topo.node_efa_devices[node]),
+           "job": jobs, "job_leader": leads, "serving_leader": serving_leads, "daemon": 0}
     return sum(per[m.scope] * m.enum_size for m in CATALOG)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from trnmon.exporter.catalog import BY_NAME, SELF_METRICS
 from trnmon.exporter.layout import JobKey, NodeLayout, build_layout
@@ -61,11 +62,15 @@ class NodeRenderer:
         self.last_render_s = 0.0
         self.renders = 0
 
-    def layout(self, topo: Topology, node: int, jobs: tuple[JobKey, ...] = ()) -> NodeLayout:
+    def layout(self, topo: Topology, node: int, jobs: tuple[JobKey, ...] = (),
+               generation: npt.NDArray[np.int32] | None = None) -> NodeLayout:
+        """The node's cached layout, rebuilt when its jobs change or a node its labels name
+        was replaced (a new instance id)."""
         per_topo = self._layouts.setdefault(topo, {})
         lay = per_topo.get(node)
-        if lay is None or lay.jobs != jobs:
-            lay = per_topo[node] = build_layout(topo, node, jobs)
+        if lay is None or lay.jobs != jobs or (generation is not None and tuple(
+                generation[lay.ref_nodes].tolist()) != lay.generations):
+            lay = per_topo[node] = build_layout(topo, node, jobs, generation)
         return lay
 
     def _use_snapshot(self, snap: FleetSnapshot) -> None:
@@ -89,7 +94,8 @@ class NodeRenderer:
             if text is not None:
                 return text
             started = time.perf_counter()
-            lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()))
+            lay = self.layout(snap.topology, node, self._node_jobs.get(node, ()),
+                              snap.state.node_generation)
             text = lay.template % sample_values(fill(snap, lay, self._jobs))
             if self.cache:
                 self._remember(node, text)
@@ -108,7 +114,8 @@ class NodeRenderer:
         """The node's layout for this snapshot, and the snapshot's jobs by id."""
         with self._lock:
             self._use_snapshot(snap)
-            return self.layout(snap.topology, node, self._node_jobs.get(node, ())), self._jobs
+            return self.layout(snap.topology, node, self._node_jobs.get(node, ()),
+                               snap.state.node_generation), self._jobs
 
     def series(self, snap: FleetSnapshot, node: int) -> int:
         return self.prepare(snap, node)[0].series
@@ -135,7 +142,7 @@ def render_self_metrics(snap: FleetSnapshot, renderer: NodeRenderer | None = Non
         "trnmon_tick": str(snap.tick),
     }
     return "".join(f"{_head(m.name)}{m.name} {values[m.name]}\n" for m in SELF_METRICS) + (
-        _scheduler(snap) + _cost(snap))
+        _scheduler(snap) + _cost(snap) + _replacements(snap))
 
 
 def _head(name: str) -> str:
@@ -151,6 +158,13 @@ def _grid(name: str, rows: Sequence[Sequence[float]], labels: tuple[str, str],
     return [_head(name)] + [f'{name}{{{a}="{x}",{b}="{y}"}} {sample_text(v)}\n'
                             for x, row in zip(firsts, rows, strict=True)
                             for y, v in zip(seconds, row, strict=True)]
+
+
+def _replacements(snap: FleetSnapshot) -> str:
+    """Nodes drained and replaced by a new instance, by instance family."""
+    name = "neuron_node_replacements_total"
+    return _head(name) + "".join(f'{name}{{instance_family="{fam}"}} {n}\n'
+                                 for fam, n in snap.replacements_by_family().items())
 
 
 def _cost(snap: FleetSnapshot) -> str:

@@ -51,6 +51,7 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
     latency = lat[ran].mean(axis=0) if ran.any() else np.zeros(lat.shape[1])
     links = lay.link_index
     leaders = [jobs[j.job_id] for j in lay.jobs if j.leader]
+    serving = [jobs[j.job_id] for j in lay.jobs if j.leader and j.serving]
     vals: dict[str, npt.ArrayLike] = {
         "neuroncore_utilization_ratio": _logical(st.core_util, lay),
         "neuron_runtime_memory_used_bytes": (
@@ -87,6 +88,10 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
         "neuronlink_state": st.link_state[c].ravel()[links][:, None] == _LINK_CODES,
         "neuron_efa_tx_bytes_total": st.efa_tx_bytes[node],
         "neuron_efa_rx_bytes_total": st.efa_rx_bytes[node],
+        "neuron_efa_device_up": st.efa_state[node, :lay.efa_devices] != LinkState.DOWN,
+        "neuron_efa_device_tx_bytes_total": st.efa_dev_tx_bytes[node, :lay.efa_devices],
+        "neuron_efa_device_rx_bytes_total": st.efa_dev_rx_bytes[node, :lay.efa_devices],
+        "neuron_efa_device_errors_total": st.efa_dev_errors[node, :lay.efa_devices],
         "neuron_job_info": np.ones(len(lay.jobs)),
         "neuron_job_step_seconds": [j.step_s for j in leaders],
         "neuron_job_mfu_ratio": [j.mfu for j in leaders],
@@ -101,6 +106,8 @@ def node_values(snap: FleetSnapshot, lay: NodeLayout,
         "neuron_job_goodput_tokens_per_dollar": [j.goodput_tokens_per_dollar for j in leaders],
         "neuron_job_effective_training_time_ratio": [j.effective_training_time
                                                      for j in leaders],
+        "neuron_job_time_to_first_token_seconds": [j.ttft_s for j in serving],
+        "neuron_job_inter_token_latency_seconds": [j.itl_s for j in serving],
     }
     for i, cat in enumerate(HBM_CATEGORIES):
         vals[f"neuroncore_memory_usage_{cat}"] = per_core_hbm[:, i]

@@ -231,7 +231,9 @@ TRN1 = InstanceType(
     chips=16,  # §2.4
     vcpus=128,  # §2.4
     host_memory_bytes=512 * GIB,  # §2.4
-    efa_ports=8,  # placeholder: 8 x 100 Gbps
+    # placeholder: 8 x 100 Gbps (the 800 Gbps is published, its split over devices is not
+    # in the reference; trn1n.32xlarge, not emulated, has 1,600 Gbps, §2.4)
+    efa_ports=8,
     efa_bandwidth=800e9 / 8,  # §2.4: 800 Gbps
     link_topology=LinkTopology.TORUS_4X4,  # the 4D hypercube of 16 chips is a 4x4 torus
     numa_of_device=tuple(0 if d < 8 else 1 for d in range(16)),  # placeholder
@@ -254,3 +256,18 @@ INSTANCE_TYPES: tuple[InstanceType, ...] = (TRN2, TRN2U, TRN1, INF2)
 INSTANCE_TYPE_BY_NAME: dict[str, InstanceType] = {t.name: t for t in INSTANCE_TYPES}
 
 ULTRASERVER_NODES = 4  # §2.2: 4 x trn2u.48xlarge = 64 chips
+
+# EFA devices per node: the widest instance's count (trn2: 16); per-node arrays are this wide.
+MAX_EFA_DEVICES = max(t.efa_ports for t in INSTANCE_TYPES)
+
+
+def efa_device_name(index: int) -> str:
+    """The RDMA device name of a node's `index`-th EFA device, as `ibv_devices` and
+    `fi_info -p efa` list them (rdmap<PCI bus>s<slot>). Placeholder: the bus numbers of a
+    trn2.48xlarge's 16 devices are not published, so they are spread evenly."""
+    return f"rdmap{16 + 8 * index}s27"
+
+
+def efa_device_bandwidth(itype: InstanceType) -> float:
+    """Bytes/s of one EFA device (the instance's EFA bandwidth over its devices)."""
+    return itype.efa_bandwidth / itype.efa_ports if itype.efa_ports else 0.0

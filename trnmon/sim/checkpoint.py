@@ -45,7 +45,9 @@ Arrays = dict[str, npt.NDArray[Any]]
 PER_CELL = frozenset({"sched.goodput", "sched.wait_hist"})  # one row per cell now
 NEW_IN_V1 = frozenset({"sched.goodput", "sched.alloc_avg", "sched.wait_hist", "sched.lost",
                        "jobs.gp_productive", "jobs.gp_checkpoint", "jobs.gp_loading",
-                       "jobs.gp_lost"})
+                       "jobs.gp_lost", "state.node_generation", "state.efa_state",
+                       "state.efa_dev_tx_bytes", "state.efa_dev_rx_bytes",
+                       "state.efa_dev_errors"})
 
 
 class CheckpointError(ValueError):

@@ -27,6 +27,7 @@ from trnmon.sim.kernel import DeviceKernel, TickInputs
 from trnmon.sim.rules import (
     AMBIENT_SWING_C,
     CORE_WEIGHT_SPREAD,
+    EFA_FACTOR_FLOOR,
     LINK_FACTOR,
     RACK_AMBIENT_OFFSET_C,
     STEP_JITTER_SIGMA,
@@ -210,6 +211,8 @@ class Engine:
             self._advance(self.state, jobs, TickInputs(dt=dt, chip_job=self.chip_job,
                                                        node_job=sched.node_job,
                                                        ambient_c=self.ambient))
+            # 6. a chip past its critical temperature shuts down (a hard fault)
+            self.faults.trip_overheated(now)
         self.sim.clock.tick += 1
         self._collect_events()
         self.sim.clock.last_tick_s = time.perf_counter() - started
@@ -253,7 +256,11 @@ class Engine:
         chips = np.concatenate([np.arange(starts[n], starts[n + 1]) for n in rec.nodes])
         dev = self.state
         self.jobs.clock[slot] = float(dev.clock_scale[chips].min())
-        self.jobs.link_factor[slot] = float(LINK_FACTOR[dev.link_state[chips]].min())
+        link = float(LINK_FACTOR[dev.link_state[chips]].min())
+        if self.jobs.efa_per_step[slot] > 0:  # its collectives cross EFA
+            link = min(link, max(float(self.kernel.efa_up_fraction[rec.nodes].min()),
+                                 EFA_FACTOR_FLOOR))
+        self.jobs.link_factor[slot] = link
 
     def _refresh_slowdowns(self) -> None:
         dev, jobs = self.state, self.jobs
@@ -261,6 +268,11 @@ class Engine:
         jobs.clock[:] = 1.0
         np.minimum.at(jobs.clock, self.chip_job, dev.clock_scale.astype(np.float64))
         chip_link = LINK_FACTOR[dev.link_state].min(axis=1)
+        # A job whose collectives cross EFA runs at most at its nodes' EFA up fraction (a
+        # downed device's share of the bandwidth is gone; its bytes move to the others).
+        efa = np.maximum(self.kernel.efa_up_fraction, EFA_FACTOR_FLOOR)[self.topo.chip_node]
+        uses_efa = jobs.efa_per_step[self.chip_job] > 0
+        np.minimum(chip_link, np.where(uses_efa, efa, 1.0), out=chip_link)
         jobs.link_factor[:] = 1.0
         np.minimum.at(jobs.link_factor, self.chip_job, chip_link)
         jobs.clock[jobs.idle_slot] = jobs.link_factor[jobs.idle_slot] = 1.0
@@ -308,18 +320,31 @@ class Engine:
         self.sim.events.append(Event(self.sim.clock.event_seq, self.t, kind, severity, text,
                                      **kw))  # type: ignore[arg-type]
 
+    def instance_id(self, node: int) -> str:
+        """The node's current instance id (a replaced node's is new)."""
+        return self.faults.instance_id(node)
+
     def _collect_events(self) -> None:
         topo = self.topo
-        for what, f in self.faults.events:
+        for what, f, iid in self.faults.events:
             sev = "info" if what == "cleared" else (
                 "warning" if f.kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED,
                                         FaultKind.LINK_DEGRADED, FaultKind.THERMAL_THROTTLE)
                 else "critical")
             dev = int(topo.chip_local[f.chip]) if f.chip >= 0 else -1
-            where = topo.instance_id(f.node) + (f" nd{dev}" if dev >= 0 else "")
+            where = iid + (f" nd{dev}" if dev >= 0 else "")
             self._emit(f"fault_{what}", sev, f"{f.kind.value} {what} on {where}",
-                       instance_id=topo.instance_id(f.node), device=dev)
+                       instance_id=iid, device=dev)
         self.faults.events.clear()
+        for r in self.faults.replacements:
+            old = topo.instance_id(r.node, r.old_generation)
+            new = self.instance_id(r.node)
+            took = self.t - r.drained_at
+            after = f"{took / 3600:.1f} h" if took >= 3600 else f"{took / 60:.0f} min"
+            self._emit("node_replaced", "warning",
+                       f"{old} drained and replaced by {new} after {after} ({r.cause})",
+                       instance_id=new)
+        self.faults.replacements.clear()
         for what, job_id, text in self.scheduler.events:
             sev = "warning" if what == "failed" else "info"
             self._emit(f"job_{what}", sev, f"job {job_id} {what}: {text}", job_id=job_id)

@@ -4,9 +4,25 @@ Random faults follow `trnmon.sim.taxonomy`: the Llama 3 405B interruption table 
 chip-days, each cause drawn at its level (chip causes per chip, node causes once per node at
 chips x the per-chip rate, link causes per EFA port, job causes per chip under a job) and
 applied as its effect, so at `rate_multiplier = 1` jobs are interrupted at 4.74 per 10^4
-chip-days in the table's mix. A chip that failed hard (uncorrectable error, faulty chip,
-silent data corruption) is drained with its node: it does not come back healthy until the
-node is replaced. Correctable ECC is heavy-tailed per device (`taxonomy.correctable_ecc_rates`).
+chip-days in the table's mix. Correctable ECC is heavy-tailed per device
+(`taxonomy.correctable_ecc_rates`).
+
+Replacement. A fault whose effect is "chip replaced" or "node replaced" (an uncorrectable
+error, a faulty chip, silent data corruption, a thermal shutdown, a hung system processor,
+a lost host) drains its node: the node takes no job until, after the replacement delay
+(`faults.replacement_hours`), it comes back as a new instance. Its generation count rises
+(`FleetState.node_generation`, which names the new instance id), every fault on it clears,
+and the counters a new host starts afresh (ECC, execution status and errors, energy, its
+own NeuronLink error counts, EFA) restart from zero under the new instance id, and its
+chips draw new correctable-ECC proneness (a weak chip leaves with its host). An injected
+node loss or chip hang clears in place (a reboot); an injected hard fault still replaces.
+
+EFA. A network or NIC fault takes one EFA device of the node down (the chip's own on trn2,
+one per chip): the node's traffic moves to its other devices, its EFA bandwidth falls to
+the up fraction, and the device comes back when the fault clears.
+
+Thermal. A chip above its catalog `critical_celsius` trips (`trip_overheated`): a thermal
+shutdown, a hard fault with the taxonomy's `thermal` effect (job crash, node replaced).
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trnmon.config.model import FaultConfig
+from trnmon.hw.catalog import CHIPS
 from trnmon.sim import taxonomy
 from trnmon.sim.cells import Cell
 from trnmon.sim.fused import fused_ecc
@@ -53,6 +70,7 @@ class FaultKind(StrEnum):
     SOFTWARE_CRASH = "software_crash"  # a software bug kills the job; hardware is fine
     COLLECTIVE_TIMEOUT = "collective_timeout"  # the job hangs until the watchdog fires
     EFA_DOWN = "efa_down"  # a scale-out port (NIC, cable or switch) fails
+    THERMAL_SHUTDOWN = "thermal_shutdown"  # above critical_celsius (or a failed interface)
 
 
 # How each taxonomy cause shows up (trnmon/sim/taxonomy.py has the rates and levels).
@@ -67,7 +85,7 @@ CAUSE_KIND: dict[str, FaultKind] = {
     "nic": FaultKind.EFA_DOWN,
     "collective_timeout": FaultKind.COLLECTIVE_TIMEOUT,
     "sdc": FaultKind.SILENT_DATA_CORRUPTION,
-    "thermal": FaultKind.THERMAL_THROTTLE,
+    "thermal": FaultKind.THERMAL_SHUTDOWN,
     "other": FaultKind.NODE_LOSS,
 }
 # The cause a job interruption is counted under when its fault carries none (an injected
@@ -88,7 +106,11 @@ _CAUSE_P = _CAUSE_RATES / _CAUSE_TOTAL
 _ECC_MEM, _ECC_SRAM = (ECC_EVENTS.index(n) for n in ("mem_ecc_corrected", "sram_ecc_corrected"))
 # Faults that take a chip out until its node is replaced (drained, not healed in place).
 HARD_CHIP_FAULTS = (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
-                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION)
+                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION,
+                    FaultKind.THERMAL_SHUTDOWN)
+# Taxonomy effects whose repair is a new instance.
+REPLACED_EFFECTS = (taxonomy.Effect.CHIP_REPLACED, taxonomy.Effect.NODE_REPLACED)
+
 SOFTWARE_CLEAR_S = 1.0  # a software crash leaves nothing behind to repair
 
 STORM_RATE_PER_S = 50.0  # injected correctable-ECC storm
@@ -111,6 +133,24 @@ class Fault:
     cause: str = ""  # taxonomy cause of a random fault ("" when injected)
 
 
+def replaces_node(f: Fault) -> bool:
+    """Whether clearing `f` replaces its node (a new instance) rather than healing it."""
+    if f.kind in HARD_CHIP_FAULTS:
+        return True
+    cause = taxonomy.CAUSE_BY_NAME.get(f.cause)
+    return cause is not None and cause.effect in REPLACED_EFFECTS
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """A node drained and replaced: its slot, the generation it left, what caused it."""
+
+    node: int
+    old_generation: int
+    cause: str
+    drained_at: float
+
+
 class FaultEngine:
     """Draws random faults per cell, applies injected ones, repairs what is due, and
     carries their effects to the device state and the scheduler. What it mutates lives
@@ -123,7 +163,12 @@ class FaultEngine:
         self.state = state
         self.sched = scheduler
         self.cells = cells
-        self.events: list[tuple[str, Fault]] = []  # ("raised"|"cleared", fault)
+        # ("raised"|"cleared", fault, the instance id it happened on)
+        self.events: list[tuple[str, Fault, str]] = []
+        self.replacements: list[Replacement] = []  # since the engine last looked
+        self._replacing = False
+        self.critical_c = np.array([CHIPS[k].critical_celsius for k in sorted(CHIPS)],
+                                   dtype=np.float32)[topo.chip_kind]
         # Heavy-tailed correctable ECC: lognormal per-chip weights with mean 1; each cell's
         # slice is that cell's CDF.
         ecc_cdf = np.empty(topo.n_chips, dtype=np.float64)
@@ -248,12 +293,14 @@ class FaultEngine:
         if kind in (FaultKind.SOFTWARE_CRASH, FaultKind.COLLECTIVE_TIMEOUT) and not (
                 self.sched.jobs_on_chips(np.array([chip]))):
             return  # no job there to crash
+        # One exponential per fault whatever its kind (the draw order stays fixed): the mean
+        # is the replacement delay when the repair is a new instance.
+        mean_s = (self.cfg.replacement_hours * 3600.0
+                  if taxonomy.CAUSE_BY_NAME[cause].effect in REPLACED_EFFECTS else repair_s)
         clears = now + (SOFTWARE_CLEAR_S if kind == FaultKind.SOFTWARE_CRASH
-                        else float(rng.exponential(repair_s)))
-        f = self.raise_fault(kind, chip=chip, node=node, now=now, clears_at=clears,
-                             injected=False, cause=cause)
-        if kind == FaultKind.THERMAL_THROTTLE:  # a failed sensor/interface also kills the job
-            self._crash_jobs(np.array([chip]), f"thermal fault on chip {chip}", f)
+                        else float(rng.exponential(mean_s)))
+        self.raise_fault(kind, chip=chip, node=node, now=now, clears_at=clears,
+                         injected=False, cause=cause)
 
     def _deterministic(self, dt: float, now: float) -> None:
         # Injected storms and degraded links: deterministic rates.
@@ -271,7 +318,20 @@ class FaultEngine:
         # Repairs due.
         for f in [f for f in self.active.values() if f.clears_at is not None
                   and f.clears_at <= now]:
-            self.clear(f.fault_id, now)
+            if f.fault_id in self.active:  # a replacement earlier in this loop cleared it
+                self.clear(f.fault_id, now)
+
+    def trip_overheated(self, now: float) -> None:
+        """Thermal shutdown of every working chip above its `critical_celsius`: a hard fault
+        under the taxonomy's `thermal` cause (job crash, node drained and replaced)."""
+        dev = self.state
+        hot = np.flatnonzero((dev.temp_c > self.critical_c) & (dev.health <= Health.DEGRADED))
+        for chip in hot.tolist():
+            node = int(self.topo.chip_node[chip])
+            rng = self.cells[int(self.sched.node_cell[node])].rng
+            clears = now + float(rng.exponential(self.cfg.replacement_hours * 3600.0))
+            self.raise_fault(FaultKind.THERMAL_SHUTDOWN, chip=chip, now=now, clears_at=clears,
+                             injected=False, cause="thermal")
 
     # --- effects ---------------------------------------------------------------------
     def raise_fault(self, kind: FaultKind, *, chip: int = -1, node: int = -1, port: int = -1,
@@ -288,16 +348,17 @@ class FaultEngine:
         if kind in (FaultKind.LINK_DOWN, FaultKind.LINK_DEGRADED):
             valid = np.flatnonzero(topo.port_valid[chip])
             port = int(valid[0]) if port < 0 or port not in valid else port
+        elif kind == FaultKind.EFA_DOWN:
+            port = self._efa_device(chip, port)
         cell = int(self.sched.node_cell[node])
         f = Fault(self.next_ids[cell], kind, chip if kind != FaultKind.NODE_LOSS else -1, node,
                   port, now, clears_at, injected)
         f.cause = cause
         self.next_ids[cell] += 1
         self.active[f.fault_id] = f
-        self.events.append(("raised", f))
+        self.events.append(("raised", f, self.instance_id(node)))
         ecc = ECC_EVENTS.index
-        if kind in (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
-                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION):
+        if kind in HARD_CHIP_FAULTS:
             if kind == FaultKind.HBM_ECC_UNCORRECTED:
                 dev.ecc[chip, ecc("mem_ecc_uncorrected")] += 1
             elif kind == FaultKind.SRAM_ECC_UNCORRECTED:
@@ -306,7 +367,9 @@ class FaultEngine:
             dev.exec_errors[chip, EXECUTION_ERRORS.index(error)] += 1
             dev.exec_status[chip, EXECUTION_STATUS.index("completed_with_err")] += 1
             dev.health[chip] = Health.FAILED
-            self._crash_jobs(np.array([chip]), f"{kind.value} on chip {chip}", f)
+            what = (f"thermal shutdown at {float(dev.temp_c[chip]):.0f} C"
+                    if kind == FaultKind.THERMAL_SHUTDOWN else kind.value)
+            self._crash_jobs(np.array([chip]), f"{what} on chip {chip}", f)
         elif kind in (FaultKind.HBM_ECC_CORRECTED, FaultKind.SRAM_ECC_CORRECTED):
             sram = kind == FaultKind.SRAM_ECC_CORRECTED
             dev.ecc[chip, ecc("sram_ecc_corrected" if sram else "mem_ecc_corrected")] += 1
@@ -330,18 +393,26 @@ class FaultEngine:
             self._crash_jobs(np.array([chip]), f"software bug on chip {chip}", f)
         elif kind == FaultKind.EFA_DOWN:
             dev.exec_errors[chip, EXECUTION_ERRORS.index("transient")] += 1
-            self._crash_jobs(np.array([chip]), f"EFA port of chip {chip} down", f)
+            if port >= 0:
+                dev.efa_state[node, port] = LinkState.DOWN
+                dev.efa_dev_errors[node, port] += 1
+                self.links_changed = True
+            self._crash_jobs(np.array([chip]), f"EFA device of chip {chip} down", f)
         elif kind == FaultKind.NODE_LOSS:
             dev.node_up[node] = False
             chips = np.arange(topo.node_chip_start[node], topo.node_chip_start[node + 1])
             dev.health[chips] = Health.LOST
-            self._crash_jobs(chips, f"node {topo.instance_id(node)} lost", f)
+            self._crash_jobs(chips, f"node {self.instance_id(node)} lost", f)
         self._refresh_node(node)
         return f
 
     def clear(self, fault_id: int, now: float = 0.0) -> Fault:
+        """Clear a fault: heal in place, or (`replaces_node`) replace its node."""
         f = self.active.pop(fault_id)
-        self.events.append(("cleared", f))
+        self.events.append(("cleared", f, self.instance_id(f.node)))
+        if replaces_node(f) and not self._replacing:
+            self._replace(f, now)
+            return f
         dev = self.state
         if f.kind in (*HARD_CHIP_FAULTS, FaultKind.CHIP_HANG):
             if not self._other_fault(f.chip, (*HARD_CHIP_FAULTS, FaultKind.CHIP_HANG)):
@@ -360,6 +431,11 @@ class FaultEngine:
         elif f.kind == FaultKind.THERMAL_THROTTLE:
             if not self._other_fault(f.chip, (FaultKind.THERMAL_THROTTLE,)):
                 self.ambient_offset[f.chip] = 0.0
+        elif f.kind == FaultKind.EFA_DOWN and f.port >= 0 and not any(
+                o.kind == FaultKind.EFA_DOWN and o.node == f.node and o.port == f.port
+                for o in self.active.values()):
+            dev.efa_state[f.node, f.port] = LinkState.UP
+            self.links_changed = True
         elif f.kind == FaultKind.NODE_LOSS and not any(
                 o.kind == FaultKind.NODE_LOSS and o.node == f.node for o in self.active.values()):
                 dev.node_up[f.node] = True
@@ -370,6 +446,68 @@ class FaultEngine:
         self._refresh_node(f.node)
         del now
         return f
+
+    def _replace(self, f: Fault, now: float) -> None:
+        """The node of `f` comes back as a new instance: every fault on it clears, its
+        chips are healthy, the counters a new host starts afresh are zero, and its
+        generation (which names the instance) rises."""
+        node, dev, topo = f.node, self.state, self.topo
+        self._replacing = True
+        try:
+            for other in [o for o in self.active.values() if o.node == node]:
+                self.clear(other.fault_id, now)
+        finally:
+            self._replacing = False
+        chips = slice(int(topo.node_chip_start[node]), int(topo.node_chip_start[node + 1]))
+        dev.node_up[node] = True
+        dev.health[chips] = Health.HEALTHY
+        for arr in (dev.ecc, dev.exec_status, dev.exec_errors, dev.energy_j, dev.link_errors):
+            arr[chips] = 0.0
+        for arr in (dev.efa_dev_tx_bytes, dev.efa_dev_rx_bytes, dev.efa_dev_errors):
+            arr[node] = 0.0
+        dev.efa_tx_bytes[node] = dev.efa_rx_bytes[node] = 0.0
+        dev.efa_state[node] = LinkState.UP
+        self.storm_rate[chips] = 0.0
+        self.ambient_offset[chips] = 0.0
+        self._redraw_ecc(node)
+        self.links_changed = True
+        self.replacements.append(Replacement(node, int(dev.node_generation[node]),
+                                             f.cause or KIND_CAUSE.get(f.kind, f.kind.value),
+                                             f.started_at))
+        dev.node_generation[node] += 1
+        self._refresh_node(node)
+
+    def _redraw_ecc(self, node: int) -> None:
+        """New chips, new correctable-ECC proneness: the node's chips draw fresh heavy-tailed
+        weights (from the cell's generator) and the cell's CDF is rebuilt. The cell's
+        weights are recovered from the CDF on the scale of the draws: every chip without a
+        hard fault has exactly the soft rate, so the smallest share is soft / total."""
+        topo = self.topo
+        cell = self.cells[int(self.sched.node_cell[node])]
+        lo, hi = cell.chip_lo, cell.chip_hi
+        share = np.diff(self.ecc_cdf[lo:hi], prepend=0.0)
+        soft = taxonomy.CE_SOFT_PER_DEVICE_YEAR / (365.0 * DAY)
+        rates = share * (soft / share[share > 0].min())
+        a, b = int(topo.node_chip_start[node]) - lo, int(topo.node_chip_start[node + 1]) - lo
+        rates[a:b] = taxonomy.correctable_ecc_rates(cell.rng, b - a)
+        self.ecc_cdf[lo:hi] = np.cumsum(rates / rates.sum())
+
+    def instance_id(self, node: int) -> str:
+        """The node's current instance id (its replacements counted)."""
+        return self.topo.instance_id(node, int(self.state.node_generation[node]))
+
+    def _efa_device(self, chip: int, port: int) -> int:
+        """The EFA device a fault on `chip` takes down: `port` when it names one of the
+        node's devices, else the chip's own (trn2: one per chip; trn1: one per two chips);
+        -1 on a node without EFA."""
+        node = int(self.topo.chip_node[chip])
+        n_efa = int(self.topo.node_efa_devices[node])
+        if n_efa == 0:
+            return -1
+        if 0 <= port < n_efa:
+            return port
+        per_node = int(self.topo.node_chip_start[node + 1] - self.topo.node_chip_start[node])
+        return int(self.topo.chip_local[chip]) * n_efa // per_node
 
     def _other_fault(self, chip: int, kinds: tuple[FaultKind, ...]) -> bool:
         return any(o.chip == chip and o.kind in kinds for o in self.active.values())
@@ -395,8 +533,12 @@ class FaultEngine:
             self.sched.fail_job(slot, reason, cause=cause)
 
     def _refresh_node(self, node: int) -> None:
+        """Whether the scheduler may place on the node: up, no chip out, and some EFA
+        device up (when it has any)."""
         chips = slice(self.topo.node_chip_start[node], self.topo.node_chip_start[node + 1])
-        bad = (self.state.health[chips] >= Health.FAILED).any()
+        n_efa = int(self.topo.node_efa_devices[node])
+        bad = (self.state.health[chips] >= Health.FAILED).any() or (
+            n_efa > 0 and (self.state.efa_state[node, :n_efa] == LinkState.DOWN).all())
         usable = bool(self.state.node_up[node] and not bad)
         if usable != self.sched.node_usable[node]:
             self.sched.node_usable[node] = usable

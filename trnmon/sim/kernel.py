@@ -92,6 +92,13 @@ class DeviceKernel:
         self.ring_up = self.is_ring.copy()
         self.port_share = self.is_intra + self.is_ring
         self.link_bad = np.zeros(c, dtype=np.bool_)
+        # EFA: each up device carries 1 / (up devices) of its node's traffic; a node whose
+        # devices are all down sends nothing (`efa_ok` 0; nodes without EFA keep theirs).
+        self.efa_valid = topo.efa_valid.astype(np.float64)
+        self.efa_share = self.efa_valid / np.maximum(topo.node_efa_devices, 1)[:, None]
+        self.efa_ok = np.ones(topo.n_nodes, dtype=np.float64)
+        self.efa_up_fraction = np.ones(topo.n_nodes, dtype=np.float64)
+        self._efa = np.zeros(self.efa_share.shape, dtype=np.float64)
         self._bundle_cache: tuple[FleetState, ChipConstants, DeviceArrays] | None = None
 
     def set_core_weights(self, chips: npt.NDArray[np.intp], weights: F32) -> None:
@@ -111,6 +118,21 @@ class DeviceKernel:
             out *= factor
         np.add(self.intra_up, self.ring_up, out=self.port_share)
         self.link_bad[:] = (dev.link_state != LinkState.UP).any(axis=1)
+        self.refresh_efa(dev)
+
+    def refresh_efa(self, dev: FleetState) -> None:
+        """EFA shares from the device states (on a link event): a downed device's traffic
+        moves to its node's other devices, and the node's EFA bandwidth falls to the up
+        fraction (`efa_up_fraction`, which slows the exposed communication of multi-node
+        jobs: trnmon/sim/engine.py)."""
+        up = self.efa_valid * (dev.efa_state != LinkState.DOWN)
+        n_up = up.sum(axis=1)
+        n_valid = self.efa_valid.sum(axis=1)
+        inv = np.divide(1.0, n_up, out=np.zeros_like(n_up), where=n_up > 0)
+        np.multiply(up, inv[:, None], out=self.efa_share)
+        self.efa_ok[:] = (n_up > 0) | (n_valid == 0)
+        self.efa_up_fraction[:] = np.divide(n_up, n_valid, out=np.ones_like(n_up),
+                                            where=n_valid > 0)
 
     def advance(self, dev: FleetState, jobs: JobTable, inp: TickInputs) -> None:
         # Every per-job rate a chip reads, as one small float32 table (9 x jobs; the rows
@@ -227,9 +249,13 @@ class DeviceKernel:
         # --- node: EFA and host ----------------------------------------------------------
         nj = np.where(inp.node_job >= 0, inp.node_job, jobs.idle_slot)
         node_up = dev.node_up
-        efa = jobs.efa_rate[nj] * dt * node_up
+        efa = jobs.efa_rate[nj] * dt * node_up * self.efa_ok
         dev.efa_tx_bytes += efa
         dev.efa_rx_bytes += efa
+        # per EFA device: the up devices share the node's traffic evenly
+        np.multiply(efa[:, None], self.efa_share, out=self._efa)
+        dev.efa_dev_tx_bytes += self._efa
+        dev.efa_dev_rx_bytes += self._efa
         jbusy = jobs.busy[nj]
         training = (jobs.kind[nj] == JobKind.PRETRAIN) | (jobs.kind[nj] == JobKind.FINETUNE)
         has_job = inp.node_job >= 0

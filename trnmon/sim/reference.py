@@ -134,8 +134,18 @@ class ReferenceModel:
             slot = nj if has else jobs.idle_slot
             up = bool(dev.node_up[n])
             efa = float(jobs.efa_rate[slot]) * dt if up else 0.0
+            # EFA devices: the up ones share the node's traffic evenly; with every device
+            # down the node sends nothing (a node without EFA devices keeps its traffic).
+            n_efa = int(topo.node_efa_devices[n])
+            efa_up = [e for e in range(n_efa) if int(dev.efa_state[n, e]) != LinkState.DOWN]
+            if n_efa and not efa_up:
+                efa = 0.0
             dev.efa_tx_bytes[n] += efa
             dev.efa_rx_bytes[n] += efa
+            share = 1.0 / len(efa_up) if efa_up else 0.0
+            for e in efa_up:
+                dev.efa_dev_tx_bytes[n, e] += efa * share
+                dev.efa_dev_rx_bytes[n, e] += efa * share
             training = int(jobs.kind[slot]) in (JobKind.PRETRAIN, JobKind.FINETUNE)
             share = ((rules.RUNTIME_VCPU_TRAINING if training else rules.RUNTIME_VCPU_SERVING)
                      * float(jobs.busy[slot]) if has else 0.0)

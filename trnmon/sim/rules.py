@@ -114,6 +114,11 @@ INTRA_PORTS = 4  # ports [0, 4) run inside the node, [4, P) are the UltraServer 
 THROTTLE_CLOCK = 0.7  # clock fraction while throttled
 THROTTLE_HYSTERESIS_C = 5.0
 LINK_FACTOR = np.array([1.0, 0.5, 0.25], dtype=np.float64)  # bandwidth by LinkState (rerouted)
+# EFA: a job whose collectives cross EFA runs them at its nodes' up fraction of EFA devices
+# (a downed device's bandwidth is gone, its bytes move to the others), never below this
+# floor; a node whose EFA devices are all down is drained, so only a job crashing at that
+# moment would see it.
+EFA_FACTOR_FLOOR = 1.0 / 64
 ACTIVITY_BUSY = 0.65  # share of dynamic power that follows core busy ...
 ACTIVITY_HBM = 0.35  # ... and HBM bandwidth
 HUNG_ACTIVITY = 0.6  # a hung chip spins

@@ -1,7 +1,8 @@
 """The fleet's live state as struct-of-arrays, preallocated once, in topology order.
 
 Shapes: ``C`` chips, ``K`` = MAX_PHYSICAL_CORES core slots per chip (Trn1/Inf2 use 2),
-``E`` = 4 engines, ``P`` = MAX_PORTS NeuronLink ports per chip, ``N`` nodes.
+``E`` = 4 engines, ``P`` = MAX_PORTS NeuronLink ports per chip, ``N`` nodes, ``F`` =
+MAX_EFA_DEVICES EFA device slots per node (trn1 uses 8 of 16, inf2 none).
 Gauges are float32; counters that must not lose increments over months are float64.
 Only the engine writes these arrays; consumers read snapshots.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from trnmon.hw.catalog import ENGINES, MAX_PHYSICAL_CORES
+from trnmon.hw.catalog import ENGINES, MAX_EFA_DEVICES, MAX_PHYSICAL_CORES
 from trnmon.sim.rules import Health, LinkState
 from trnmon.topology import MAX_PORTS, Topology
 
@@ -86,10 +87,20 @@ class FleetState:
     host_mem_used: F32  # bytes
     efa_tx_bytes: F64
     efa_rx_bytes: F64
+    # Replacements: a drained node comes back as a new instance (trnmon/sim/faults.py);
+    # the count names it (`Topology.instance_id(node, generation)`).
+    node_generation: I32
+    # per EFA device (N, F): LinkState codes, and counters (a device's share of the node's
+    # EFA traffic: the up devices carry it evenly)
+    efa_state: I8
+    efa_dev_tx_bytes: F64
+    efa_dev_rx_bytes: F64
+    efa_dev_errors: F64
 
     @classmethod
     def allocate(cls, topo: Topology) -> FleetState:
         c, n, k, e, p = topo.n_chips, topo.n_nodes, MAX_PHYSICAL_CORES, len(ENGINES), MAX_PORTS
+        f = MAX_EFA_DEVICES
 
         def f32(*shape: int) -> F32:
             return np.zeros(shape, dtype=np.float32)
@@ -110,6 +121,9 @@ class FleetState:
             node_up=np.ones(n, dtype=np.bool_), host_vcpu_user=f32(n), host_vcpu_system=f32(n),
             runtime_vcpu_user=f32(n), runtime_vcpu_system=f32(n), host_mem_used=f32(n),
             efa_tx_bytes=f64(n), efa_rx_bytes=f64(n),
+            node_generation=np.zeros(n, dtype=np.int32),
+            efa_state=np.zeros((n, f), dtype=np.int8), efa_dev_tx_bytes=f64(n, f),
+            efa_dev_rx_bytes=f64(n, f), efa_dev_errors=f64(n, f),
         )
 
     def read_only_copy(self) -> FleetState:

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from trnmon.sim.cost import CAPACITY_STATES
+from trnmon.sim.cost import CAPACITY_STATES, family_of
 from trnmon.sim.costmeter import JobCost
 from trnmon.sim.engine import Engine, Event
 from trnmon.sim.jobmix import FAMILIES
@@ -185,7 +185,7 @@ class FleetSnapshot:
                 job_id=rec.job_id, name=name,
                 kind=rec.spec.kind, model=rec.spec.model,
                 state=JobState(int(jobs.state[slot])).name.lower(),
-                instance_ids=tuple(topo.instance_id(n) for n in rec.nodes),
+                instance_ids=tuple(eng.instance_id(n) for n in rec.nodes),
                 nodes=tuple(rec.nodes), chips=rec.chips, step_s=float(jobs.step_s[slot]),
                 tokens_per_s=float(jobs.tokens_per_s[slot]),
                 tokens_total=float(jobs.tokens_total[slot]), mfu=float(jobs.mfu[slot]),
@@ -200,7 +200,7 @@ class FleetSnapshot:
         chip_job_id = ids[sim.chip_job]
         chip_job_id.setflags(write=False)
         faults = tuple(FaultView(
-            fault_id=f.fault_id, kind=f.kind.value, instance_id=topo.instance_id(f.node),
+            fault_id=f.fault_id, kind=f.kind.value, instance_id=eng.instance_id(f.node),
             node=f.node, device=int(topo.chip_local[f.chip]) if f.chip >= 0 else -1,
             chip=f.chip, port=f.port, started_at=f.started_at, clears_at=f.clears_at,
             injected=f.injected) for f in sim.faults.active.values())
@@ -233,6 +233,38 @@ class FleetSnapshot:
                    tick_duration_s=clock.last_tick_s, state=sim.devices.read_only_copy(),
                    chip_job_id=chip_job_id, jobs=tuple(views), queued=queued,
                    faults=faults, events=tuple(sim.events))
+
+    # --- instances ---------------------------------------------------------------------
+    def instance_id(self, node: int) -> str:
+        """The node's current instance id: a new one after each replacement."""
+        return self.topology.instance_id(node, int(self.state.node_generation[node]))
+
+    @cached_property
+    def instance_ids(self) -> tuple[str, ...]:
+        """Every node's current instance id, in node order."""
+        topo, gen = self.topology, self.state.node_generation
+        if not gen.any():
+            return topo.instance_ids
+        return tuple(topo.instance_id(n, int(g)) for n, g in enumerate(gen.tolist()))
+
+    def node_index(self, key: str) -> int:
+        """Node index from a current instance id, or what `Topology.node_index` accepts (a
+        node's first instance id, a decimal index); KeyError if unknown."""
+        gen = self.state.node_generation
+        if gen.any():
+            for n in np.flatnonzero(gen).tolist():
+                if self.instance_id(n) == key:
+                    return n
+        return self.topology.node_index(key)
+
+    def replacements_by_family(self) -> dict[str, int]:
+        """Nodes replaced since the start, by instance family (trn2, trn1, inf2)."""
+        topo = self.topology
+        out = dict.fromkeys(FAMILIES, 0)
+        gen = self.state.node_generation
+        for n in np.flatnonzero(gen).tolist():
+            out[family_of(topo.instance_type(n).name)] += int(gen[n])
+        return out
 
     # --- derived per-device views ------------------------------------------------------
     @cached_property

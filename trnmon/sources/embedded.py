@@ -89,8 +89,9 @@ class EmbeddedSource(FleetSource):
         topo = self._engine.topo
         if isinstance(node, int):
             return node if 0 <= node < topo.n_nodes else None
-        try:
-            return topo.node_index(node)
+        snap = self._snap  # one attribute read: no lock (history() holds it)
+        try:  # a replaced node's current id first, then its first id or index
+            return snap.node_index(node) if snap is not None else topo.node_index(node)
         except KeyError:
             return None
 
@@ -112,12 +113,12 @@ class EmbeddedSource(FleetSource):
             if idx is None:
                 return None
             if not dev:
-                return self._history.node_series(idx)
+                return self._history.node_series(idx, iid)
             chips = topo.node_chips(idx)
             local = int(dev) if dev.isdigit() else -1
             if not 0 <= local < len(chips):
                 return None
-            return self._history.device_series(int(chips[local]))
+            return self._history.device_series(int(chips[local]), scope)
 
     @property
     def status(self) -> SourceStatus:

@@ -25,6 +25,7 @@ import numpy as np
 
 from trnmon.api.models import (
     DeviceDetail,
+    EfaDevice,
     FleetSummary,
     FleetTotals,
     Heatmap,
@@ -37,7 +38,7 @@ from trnmon.api.models import (
 )
 from trnmon.exporter import names
 from trnmon.exporter.names import SCRAPE_JOB
-from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME
+from trnmon.hw.catalog import INSTANCE_TYPE_BY_NAME, efa_device_bandwidth
 from trnmon.hw.lnc import core_numbering
 from trnmon.sources.network import NetworkSource
 
@@ -256,11 +257,14 @@ def node_detail_from_series(row: NodeRow, series: Vector, *, tick: int, t: float
     per_dev: dict[int, dict[str, float]] = defaultdict(dict)
     health: dict[int, str] = {}
     host: dict[str, float] = {}
+    efa: dict[str, dict[str, float]] = defaultdict(dict)  # EFA device name -> metric -> value
     for r in series:
         m, v = r["metric"], float(r["value"][1])
         name = m.get("__name__", "")
         d = m.get("neuron_device", "")
-        if d.isdigit():
+        if m.get("efa_device"):
+            efa[m["efa_device"]][name] = v
+        elif d.isdigit():
             dev = per_dev[int(d)]
             if name == "neuron_device_health_state" and v == 1.0:
                 health[int(d)] = m.get("state", "healthy")
@@ -268,7 +272,8 @@ def node_detail_from_series(row: NodeRow, series: Vector, *, tick: int, t: float
                 dev["clock"] = v
             else:
                 dev[name] = v
-        elif name in ("system_memory_used_bytes", "system_memory_total_bytes"):
+        elif name in ("system_memory_used_bytes", "system_memory_total_bytes",
+                      "neuron_efa_tx_bytes_total", "neuron_efa_rx_bytes_total"):
             host[name] = v
         elif name == "system_vcpu_usage_ratio":
             host[f"vcpu_{m.get('usage_type', '')}"] = v
@@ -302,5 +307,19 @@ def node_detail_from_series(row: NodeRow, series: Vector, *, tick: int, t: float
                         runtime_vcpu_user_ratio=0.0, runtime_vcpu_system_ratio=0.0,
                         memory_total_bytes=host.get("system_memory_total_bytes", 0.0),
                         memory_used_bytes=host.get("system_memory_used_bytes", 0.0),
-                        efa_tx_bytes=0.0, efa_rx_bytes=0.0),
-        devices=devices, jobs=jobs)
+                        efa_tx_bytes=host.get("neuron_efa_tx_bytes_total", 0.0),
+                        efa_rx_bytes=host.get("neuron_efa_rx_bytes_total", 0.0)),
+        devices=devices, jobs=jobs, efa=_efa_devices(efa, itype))
+
+
+def _efa_devices(efa: dict[str, dict[str, float]], itype: Any) -> list[EfaDevice]:
+    """The node's EFA devices from their series (in the exposition's order: by name's bus)."""
+    per = efa_device_bandwidth(itype) if itype is not None else 0.0
+    names_ = sorted(efa, key=lambda n: (len(n), n))  # rdmap16s27 before rdmap104s27
+    return [EfaDevice(index=i, name=n,
+                      state="up" if efa[n].get("neuron_efa_device_up", 1.0) else "down",
+                      bandwidth_bytes_per_second=per,
+                      tx_bytes=efa[n].get("neuron_efa_device_tx_bytes_total", 0.0),
+                      rx_bytes=efa[n].get("neuron_efa_device_rx_bytes_total", 0.0),
+                      errors=efa[n].get("neuron_efa_device_errors_total", 0.0))
+            for i, n in enumerate(names_)]

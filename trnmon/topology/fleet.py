@@ -20,13 +20,19 @@ from trnmon.hw.catalog import (
     CHIPS,
     INSTANCE_TYPE_BY_NAME,
     INSTANCE_TYPES,
+    MAX_EFA_DEVICES,
     MAX_PHYSICAL_CORES,
     ULTRASERVER_NODES,
     InstanceType,
     LinkTopology,
 )
 from trnmon.hw.lnc import CoreNumbering, core_numbering
-from trnmon.topology.ids import fleet_salt, format_instance_id, instance_id_numbers
+from trnmon.topology.ids import (
+    fleet_salt,
+    format_instance_id,
+    instance_id_numbers,
+    replacement_id_number,
+)
 from trnmon.topology.neuronlink import MAX_PORTS, PortKind, wire_ports
 
 I32 = npt.NDArray[np.int32]
@@ -125,6 +131,18 @@ class Topology:
         return self.port_peer >= 0
 
     @cached_property
+    def node_efa_devices(self) -> I32:
+        """EFA devices of each node (its instance type's; 0 on inf2)."""
+        per_type = np.array([t.efa_ports for t in INSTANCE_TYPES], dtype=np.int32)
+        result: I32 = per_type[self.node_type]
+        return result
+
+    @cached_property
+    def efa_valid(self) -> npt.NDArray[np.bool_]:
+        """(nodes, MAX_EFA_DEVICES): which EFA device slots a node has."""
+        return np.arange(MAX_EFA_DEVICES)[None, :] < self.node_efa_devices[:, None]
+
+    @cached_property
     def node_az(self) -> I32:
         return self.rack_az[self.node_rack]
 
@@ -136,8 +154,11 @@ class Topology:
     def instance_type(self, node: int) -> InstanceType:
         return INSTANCE_TYPES[int(self.node_type[node])]
 
-    def instance_id(self, node: int) -> str:
-        return format_instance_id(int(self.node_id_numbers[node]))
+    def instance_id(self, node: int, generation: int = 0) -> str:
+        """The node's EC2 instance id; `generation` > 0 names its generation-th replacement
+        (a drained node comes back as a new instance: trnmon/sim/faults.py)."""
+        return format_instance_id(replacement_id_number(int(self.node_id_numbers[node]),
+                                                        generation))
 
     @cached_property
     def instance_ids(self) -> tuple[str, ...]:

@@ -33,6 +33,19 @@ def instance_id_numbers(salt: int, count: int) -> npt.NDArray[np.uint64]:
     return splitmix64(idx)
 
 
+_GENERATION_SALT = 0xD1B54A32D192ED03
+
+
+def replacement_id_number(number: int, generation: int) -> int:
+    """The id number of the `generation`-th replacement of the instance numbered `number`
+    (generation 0 is the instance itself): a different, deterministic EC2-style id."""
+    if generation <= 0:
+        return number
+    x = np.array([number ^ ((generation * _GENERATION_SALT) & 0xFFFFFFFFFFFFFFFF)],
+                 dtype=np.uint64)
+    return int(splitmix64(x)[0])
+
+
 def format_instance_id(number: int) -> str:
     return f"i-0{number:016x}"
 

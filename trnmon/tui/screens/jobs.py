@@ -22,6 +22,13 @@ from trnmon.tui.widgets.keyed_table import Cell, Column, KeyedTable, num
 STATE_STYLE = {"running": "green", "queued": "dim", "stalled": "yellow", "failed": "red"}
 
 
+def latency_text(seconds: float, kind: str) -> str:
+    """A serving latency in ms below 1 s, else in s; "-" for a training job."""
+    if kind in ("pretrain", "finetune"):
+        return "-"
+    return f"{seconds:.2f}s" if seconds >= 1 else f"{seconds * 1e3:.1f}ms"
+
+
 def placement(j: JobModel) -> str:
     first = j.instance_ids[0] if j.instance_ids else "-"
     return f"{first} +{len(j.nodes) - 1}" if len(j.nodes) > 1 else first
@@ -67,6 +74,12 @@ JOB_COLUMNS: tuple[JobColumn, ...] = (
                                                         count_text(j.cost_dollars))),
     JobColumn(Column("tpd", "TOK/$", 7), lambda j: num(j.tokens_per_dollar,
                                                         count_text(j.tokens_per_dollar))),
+    # serving latency (issue 14): time to first token and inter-token latency; "-" for
+    # training jobs, which have neither
+    JobColumn(Column("ttft", "TTFT", 7), lambda j: num(j.ttft_seconds, latency_text(
+        j.ttft_seconds, j.kind))),
+    JobColumn(Column("itl", "ITL", 7), lambda j: num(j.itl_seconds, latency_text(
+        j.itl_seconds, j.kind))),
 )
 COLUMNS = tuple(c.column for c in JOB_COLUMNS)
 

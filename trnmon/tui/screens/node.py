@@ -89,6 +89,9 @@ class NodeScreen(DataScreen):
 
     def draw(self, frame: Frame) -> None:
         d = frame.detail
+        if (d is not None and frame.focus.node == self.instance_id and self._prev is not None
+                and d.node == self._prev.node and d.instance_id != self.instance_id):
+            self.instance_id = d.instance_id  # the node was replaced: follow the new instance
         if d is None or frame.focus.node != self.instance_id or d.instance_id != self.instance_id:
             return
         if self._prev is None or d.tick != self._prev.tick:
@@ -99,7 +102,8 @@ class NodeScreen(DataScreen):
             (d.instance_id, "bold"), f"  {loc.instance_type}  {loc.availability_zone}  ",
             f"{loc.rack}  {loc.ultraserver or ''}  ",
             ("up" if d.up else "DOWN", "green" if d.up else "bold red"),
-            f"  LNC={d.lnc} ({d.core_version}, {d.logical_cores_per_device} NC/device)"))
+            f"  LNC={d.lnc} ({d.core_version}, {d.logical_cores_per_device} NC/device)",
+            (f"  replaced {d.replacements}x" if d.replacements else "", "yellow")))
         self.query_one(CoreGrid).set_detail(d)
         self.query_one(HostPanel).set_detail(d)
         self.query_one(TorusView).set_detail(d, self._rates)

@@ -73,7 +73,7 @@ class CoreGrid(Widget):
 
 
 class HostPanel(Widget):
-    """Host vCPU (system and Neuron runtime) and memory bars."""
+    """Host vCPU (system and Neuron runtime) and memory bars, and the EFA devices."""
 
     DEFAULT_CSS = "HostPanel { height: auto; }"
 
@@ -103,10 +103,25 @@ class HostPanel(Widget):
             Text.assemble("Memory       ", bar(mem, w, mem_style(mem)),
                           f" {bytes_text(h.memory_used_bytes)}/"
                           f"{bytes_text(h.memory_total_bytes)}"),
+            efa_line(d),
         ])
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return 4
+        return 5
+
+
+def efa_line(d: NodeDetail) -> Text:
+    """The node's EFA devices: how many are up, the bandwidth they leave, bytes sent, and
+    the names of the downed ones."""
+    if not d.efa:
+        return Text.assemble("EFA          ", ("no devices reported", "dim"))
+    up = [e for e in d.efa if e.state == "up"]
+    down = [e.name for e in d.efa if e.state != "up"]
+    gbps = sum(e.bandwidth_bytes_per_second for e in up) * 8 / 1e9
+    return Text.assemble(
+        "EFA          ", (f"{len(up)}/{len(d.efa)} up", "green" if not down else "bold red"),
+        f" · {gbps:,.0f} Gbps · tx {bytes_text(d.host.efa_tx_bytes)}",
+        (f"  down: {' '.join(down)}" if down else "", "red"))
 
 
 def link_label(link: LinkDetail, rate: float | None, width: int = 5) -> Text:
