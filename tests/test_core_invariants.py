@@ -30,7 +30,8 @@ def test_invariants_over_thousands_of_ticks() -> None:
     energy = st.energy_j.copy()
     integral = energy.copy()
     prev = {name: getattr(st, name).copy() for name in COUNTERS}
-    seen_idle = seen_fail = 0
+    generation = st.node_generation.copy()
+    seen_idle = seen_fail = seen_replaced = 0
     for tick in range(3000):
         dt = 5.0 if tick % 2 else 20.0
         eng.step(dt)
@@ -40,9 +41,19 @@ def test_invariants_over_thousands_of_ticks() -> None:
         assert ((st.chip_busy >= 0) & (st.chip_busy <= 1)).all(), tick
         assert ((st.hbm_bw_util >= 0) & (st.hbm_bw_util <= 1)).all(), tick
         assert (st.hbm_used >= 0).all() and (st.hbm_used.sum(axis=1) <= cap * (1 + 1e-6)).all()
+        # A replaced node is a new instance: its counters start again from zero (a counter
+        # reset, as Prometheus sees when a host is swapped); everything else only grows.
+        new_node = st.node_generation != generation
+        new_chip = new_node[topo.chip_node]
+        seen_replaced += int(new_node.sum())
+        generation = st.node_generation.copy()
+        integral[new_chip] = st.energy_j[new_chip]
         for name in COUNTERS:
             now = getattr(st, name)
-            assert (now >= prev[name]).all(), (tick, name)
+            fresh = new_chip if now.shape[0] == topo.n_chips else new_node
+            assert (now[~fresh] >= prev[name][~fresh]).all(), (tick, name)
+            if not name.startswith("link_"):  # NeuronLink bytes run on: peers read them
+                assert (now[fresh] <= prev[name][fresh]).all(), (tick, name)  # restarted
             prev[name] = now.copy()
         # idle, healthy chips draw exactly idle power
         idle = (eng.chip_job == eng.jobs.idle_slot) & (st.health <= Health.DEGRADED) & (
@@ -54,7 +65,7 @@ def test_invariants_over_thousands_of_ticks() -> None:
         lost = st.health == Health.LOST
         assert (st.power_w[lost] == 0).all()
     assert np.allclose(st.energy_j, integral, rtol=1e-9)
-    assert seen_idle > 0 and seen_fail > 0
+    assert seen_idle > 0 and seen_fail > 0 and seen_replaced > 0
     assert eng.scheduler.completed > 0 and eng.scheduler.failed > 0
     assert st.ecc[:, ECC_EVENTS.index("mem_ecc_corrected")].sum() > 0
 
