@@ -267,18 +267,30 @@ class FaultEngine:
                                          npt.NDArray[np.float64]]]) -> None:
         """Count this tick's correctable ECC events of every cell at once: the chip is the
         cell's CDF searched at u, the counter SRAM if v < 0.1 else HBM; repeats add."""
-        kernel = fused_ecc() if len(ecc) > 1 else None
-        if kernel is not None:
-            u = np.concatenate([e[1] for e in ecc])
-            lo = np.repeat(np.array([e[0].chip_lo for e in ecc]), [len(e[1]) for e in ecc])
-            hi = np.repeat(np.array([e[0].chip_hi for e in ecc]), [len(e[1]) for e in ecc])
-            chips = np.empty(u.size, dtype=np.intp)
-            kernel(self.ecc_cdf, u, lo, hi, chips)
+        kernel = fused_ecc()
+        if len(ecc) == 1:
+            c, u, v = ecc[0]
+            if kernel is not None:
+                chips = np.empty(u.size, dtype=np.intp)
+                kernel(self.ecc_cdf, u, np.full(u.size, c.chip_lo), np.full(u.size, c.chip_hi),
+                       chips)
+            else:
+                chips = np.minimum(np.searchsorted(self.ecc_cdf[c.chip_lo:c.chip_hi], u,
+                                                   side="right"), c.n_chips - 1) + c.chip_lo
         else:
-            chips = np.concatenate([
-                np.minimum(np.searchsorted(self.ecc_cdf[c.chip_lo:c.chip_hi], u, side="right"),
-                           c.n_chips - 1) + c.chip_lo for c, u, _ in ecc])
-        v = np.concatenate([e[2] for e in ecc]) if len(ecc) > 1 else ecc[0][2]
+            u = np.concatenate([e[1] for e in ecc])
+            v = np.concatenate([e[2] for e in ecc])
+            if kernel is not None:
+                sizes = [len(e[1]) for e in ecc]
+                lo = np.repeat(np.array([e[0].chip_lo for e in ecc]), sizes)
+                hi = np.repeat(np.array([e[0].chip_hi for e in ecc]), sizes)
+                chips = np.empty(u.size, dtype=np.intp)
+                kernel(self.ecc_cdf, u, lo, hi, chips)
+            else:
+                chips = np.concatenate([
+                    np.minimum(np.searchsorted(self.ecc_cdf[c.chip_lo:c.chip_hi], cu,
+                                               side="right"), c.n_chips - 1) + c.chip_lo
+                    for c, cu, _ in ecc])
         np.add.at(self.state.ecc, (chips, np.where(v < 0.1, _ECC_SRAM, _ECC_MEM)), 1)
 
     def _random(self, cause: str, rng: np.random.Generator, now: float, repair_s: float, *,
