@@ -442,7 +442,8 @@ class Scheduler:
 
     def place_queued(self, now: float) -> None:
         """Priority order with EASY backfilling, per family of every cell (see the class
-        docstring). Every queued job is considered each tick while free nodes remain."""
+        docstring). Every queued job of a cell is considered in a tick after something the
+        pass reads changed there (`touch`), while free nodes remain."""
         for cell, q in enumerate(self.queues):
             if not self.dirty[cell]:
                 continue  # nothing it reads changed since a pass that placed nothing

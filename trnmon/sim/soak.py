@@ -102,8 +102,8 @@ def soak(config: FleetConfig, days: int, tick: float,
         busy = np.zeros(len(FAMILIES))
         busy_all = 0.0
         sched.wait_log.clear()
-        # Allocation changes only at scheduler events (`Scheduler.version`): between them
-        # the busy shares are summed as (share x ticks) rather than recounted every tick.
+        # Allocation changes only at scheduler events (`Scheduler.version`): the busy
+        # shares are recounted after one, and the last count is added on other ticks.
         for _ in range(ticks_per_day):
             eng.step(tick, devices=False)
             if sched.version != seen:
