@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest_prometheus import PROMETHEUS, Prometheus
 from tests.neuron_monitor.conftest import fixture_line
-from tests.server_process import free_port
+from tests.server_process import free_port, stop
 from trnmon.exporter.catalog import BY_NAME
 from trnmon.neuron_monitor.exposition import PROVIDED, HostExposition
 from trnmon.neuron_monitor.feed import Ingest
@@ -153,9 +153,4 @@ def test_aws_dashboard_queries_return_data(tmp_path: Path) -> None:
         assert prom.query("neuron_device_temperature_celsius") == []
     finally:
         prom.stop()
-        exporter.terminate()
-        try:
-            exporter.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            exporter.kill()
-            exporter.wait()
+        stop(exporter)
