@@ -32,12 +32,18 @@ def _running_training(eng: Engine) -> int:
     raise AssertionError("no running training job")
 
 
-def test_a_crash_loses_the_work_since_the_checkpoint_and_the_reload_under_its_cause() -> None:
-    # No arrivals: the crashed job's nodes stay free for its restart.
-    eng = Engine(preset_config("tiny", seed=7, faults={"enabled": False}, pricing=PRICES,
-                               workload={"arrivals_per_hour": 0}))
+def _quiet_fleet(**overrides: object) -> Engine:
+    """tiny after 400 s, no random faults and no arrivals (a crashed job's nodes stay
+    free for its restart)."""
+    eng = Engine(preset_config("tiny", seed=7, faults={"enabled": False},
+                               workload={"arrivals_per_hour": 0}, **overrides))
     for _ in range(40):
         eng.step(10.0)
+    return eng
+
+
+def test_a_crash_loses_the_work_since_the_checkpoint_and_the_reload_under_its_cause() -> None:
+    eng = _quiet_fleet(pricing=PRICES)
     slot = _running_training(eng)
     jobs, lost = eng.sim.jobs, eng.sim.sched.lost
     rec = jobs.records[slot]
@@ -83,10 +89,7 @@ def test_a_crash_loses_the_work_since_the_checkpoint_and_the_reload_under_its_ca
 
 
 def test_stall_time_goes_to_the_hang_s_cause() -> None:
-    eng = Engine(preset_config("tiny", seed=7, faults={"enabled": False},
-                               workload={"arrivals_per_hour": 0}))
-    for _ in range(40):
-        eng.step(10.0)
+    eng = _quiet_fleet()
     slot = _running_training(eng)
     jobs, lost = eng.sim.jobs, eng.sim.sched.lost
     rec = jobs.records[slot]
