@@ -124,6 +124,14 @@ CASES: list[Case] = [
        'instance_id="i-x"}', "0x6"),
       ('up{job="trnmon-nodes", availability_zone="z", rack="r2", instance="i-y", '
        'instance_id="i-y"}', "0x6")], "4m", []),
+    ("NeuronUltraServerDown", "keeps firing while the last nodes come back (keep_firing_for)",
+     [(f'up{{job="trnmon-nodes", {US}, instance="i-a", instance_id="i-a"}}', "0x4 1x8"),
+      (f'up{{job="trnmon-nodes", {US}, instance="i-b", instance_id="i-b"}}', "0x12")], "8m",
+     [{"availability_zone": "z", "rack": "r1", "ultraserver": "us1"}]),
+    ("NeuronUltraServerDown", "and resolves once keep_firing_for has passed",
+     [(f'up{{job="trnmon-nodes", {US}, instance="i-a", instance_id="i-a"}}', "0x4 1x8"),
+      (f'up{{job="trnmon-nodes", {US}, instance="i-b", instance_id="i-b"}}', "0x12")], "11m",
+     []),
 ]
 
 

@@ -283,6 +283,8 @@ def test_every_fault_kind_notifies_once_per_group_and_resolves(stack: Stack) -> 
     DELIVERY["NeuronUltraServerDown"] = round(
         _by_alert(notes[since:], "NeuronUltraServerDown")[0].at - t0, 1)
     time.sleep(4)  # node-down would fire 2 s (scaled) after it: it must stay inhibited
+    # The two nodes come back a scrape apart; the UltraServer alert's keep_firing_for
+    # (5m/50) keeps the straggler's node-down inhibited through that gap.
     for fid in ids:
         stack.clear(fid)
     notes = _wait(stack.hook, lambda ns: [n.status for n in _by_alert(

@@ -40,6 +40,7 @@ class Alert:
     description: str
     runbook: str
     fault: str  # what produces it in the emulator: a FaultKind value or a control action
+    keep_firing_for: str = ""  # Prometheus >= 2.42; empty: resolve as soon as it stops
 
     @property
     def runbook_url(self) -> str:
@@ -231,7 +232,12 @@ def alert_rules() -> list[Alert]:
               "2. Every job on the UltraServer crashed: they restart elsewhere only if\n"
               "   another whole UltraServer is free (Jobs dashboard, queue).\n"
               "3. Replace the UltraServer as one unit if it does not come back.",
-              "node_loss on 2+ nodes of one UltraServer"),
+              "node_loss on 2+ nodes of one UltraServer",
+              # An UltraServer's nodes come back one by one (a scrape or more apart): if the
+              # alert resolved when the count fell to one, the node still down would page
+              # NeuronNodeDown in that gap. Keep firing until stragglers are back; a node
+              # still down after that pages on its own, as it should.
+              keep_firing_for="5m"),
         Alert("NeuronDeviceHBMNearCapacity",
               f"{sel('neuron_device_hbm_used_bytes')}\n  / {sel('neuron_device_hbm_total_bytes')}"
               " > 0.95", "15m", "warning", f"HBM above 95 % on {_WHERE}",
@@ -275,7 +281,10 @@ def scaled(alerts: list[Alert], factor: float, *, min_range_s: int = 3,
     for a in alerts:
         f = seconds(a.for_)
         new_for = f"{max(min_for_s, round(f / factor))}s" if f else "0s"
-        out.append(replace(a, expr=scale_ranges(a.expr, factor, min_range_s), for_=new_for))
+        k = seconds(a.keep_firing_for) if a.keep_firing_for else 0
+        keep = f"{max(min_for_s, round(k / factor))}s" if k else ""
+        out.append(replace(a, expr=scale_ranges(a.expr, factor, min_range_s), for_=new_for,
+                           keep_firing_for=keep))
     return out
 
 
@@ -286,6 +295,8 @@ def alert_groups(alerts: list[Alert], *, annotations: bool = True) -> Value:
     def rule(a: Alert) -> dict[str, Value]:
         r: dict[str, Value] = {"alert": a.alert, "expr": a.expr, "for": a.for_,
                                 "labels": {"severity": a.severity}}
+        if a.keep_firing_for:
+            r["keep_firing_for"] = a.keep_firing_for
         if annotations:
             r["annotations"] = {"summary": a.summary, "description": a.description,
                                 "runbook": a.runbook, "runbook_url": a.runbook_url,
