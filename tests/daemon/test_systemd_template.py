@@ -43,12 +43,15 @@ def test_instance_name_is_the_shard() -> None:
     assert resolve(cfg, shard="2/4", environ={}).shard == (2, 4)
 
 
-# 2/4 of 25 cells (25 racks) = cells 6-11; of 63 cells (125 racks) = cells 15-30.
-@pytest.mark.parametrize("preset,nodes", [("ultracluster-40k", 600), ("rainier-500k", 7_998)])
-def test_scale_presets_shard_without_a_config_file(preset: str, nodes: int) -> None:
+# 2/3 of 3 cells (264 racks) = cell 1, 264 UltraServers; 2/4 of 63 cells (125 racks) =
+# cells 15-30.
+@pytest.mark.parametrize("preset,shard,nodes", [("ultracluster-40k", (2, 3), 1_056),
+                                                ("rainier-500k", (2, 4), 7_998)])
+def test_scale_presets_shard_without_a_config_file(preset: str, shard: tuple[int, int],
+                                                   nodes: int) -> None:
     cfg = load_config(preset_name=preset, environ={}, overrides={})
     assert cfg.cell_racks is not None
-    topo = shard_topology(cfg, (2, 4))
+    topo = shard_topology(cfg, shard)
     assert topo.n_nodes == nodes
 
 

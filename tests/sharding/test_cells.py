@@ -21,13 +21,16 @@ TICKS = 120
 DT = 30.0
 
 
-def busy_config(**kw: Any) -> FleetConfig:
+def busy_config(campaign: bool = False, **kw: Any) -> FleetConfig:
     """Ohio (16 racks) in cells of 2 racks, with faults, arrivals, completions and repairs
-    frequent enough that a few minutes of simulated time exercise all of them."""
+    frequent enough that a few minutes of simulated time exercise all of them; with
+    `campaign`, a pretraining campaign holds cell 5 (trnmon/sim/campaigns.py)."""
+    campaigns = [{"cell": 5, "ultraservers": 1, "model": "llama3-70b"}] if campaign else []
     return preset_config("ohio", seed=11, cell_racks=2,
                          faults={"rate_multiplier": 4000.0, "repair_hours": 0.3,
                                  "correctable_ecc_per_chip_day": 400.0},
-                         workload={"arrivals_per_hour": 120.0, "mean_job_hours": 0.3}, **kw)
+                         workload={"arrivals_per_hour": 120.0, "mean_job_hours": 0.3,
+                                   "campaigns": campaigns}, **kw)
 
 
 SLOT_VALUED = {"engine.chip_job", "sched.node_job"}
@@ -82,9 +85,9 @@ def assert_slice_equal(full: Engine, shard: Engine) -> int:
 
 
 @pytest.mark.slow  # a long run of the whole fleet and of every shard
-@pytest.mark.parametrize("count", [3, 8])
-def test_shards_step_exactly_as_the_whole_fleet(count: int) -> None:
-    cfg = busy_config()
+@pytest.mark.parametrize("count,campaign", [(3, False), (8, False), (3, True)])
+def test_shards_step_exactly_as_the_whole_fleet(count: int, campaign: bool) -> None:
+    cfg = busy_config(campaign)
     full_topo = build_topology(cfg)
     full = Engine(cfg, topology=full_topo)
     shards = [Engine(cfg, topology=shard_topology(cfg, (i, count), full_topo))

@@ -16,6 +16,7 @@ from trnmon.api.views import job_model
 from trnmon.config import load_config
 from trnmon.exporter import render_self_metrics
 from trnmon.sim import Engine, taxonomy
+from trnmon.sim.goodput import effective_training_time
 from trnmon.sim.jobmix import FAMILIES
 from trnmon.sim.rules import GOODPUT_STATES
 from trnmon.sim.soak import soak
@@ -49,7 +50,7 @@ def test_scheduler_invariant_every_tick_and_queue_bounded(preset: str, days: int
     summary = lines[-1]
     assert summary["soak"] == "summary" and summary["completed"] > 0
     # Target allocation keeps the queue short: a few jobs per scheduling cell (ohio: one
-    # cell, ~10; ultracluster-40k: 25 cells, ~80 over 60 days), far from `max_queue`.
+    # cell, ~10; ultracluster-40k: 3 cells, ~10 over 60 days), far from `max_queue`.
     cells = len(Engine(cfg).cells)
     assert summary["queue_max"] <= 50 + 5 * cells
     assert summary["rejected"] == 0
@@ -134,16 +135,24 @@ def test_effective_training_time_falls_with_fault_rate() -> None:
     assert set(ett[1]["interruptions_by_cause"]) <= {c.name for c in taxonomy.CAUSES}
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13's fleet-wide ETT band [0.85, 0.97] is not met on ultracluster-40k (~0.998): "
-    "its 1,600-chip scheduling cells and max_job_share (0.25) cap a gang at 4 UltraServers "
-    "(256 chips), which at Llama 3's per-chip rate sees one interruption in ~8 days, so "
-    "checkpoint-interval losses are ~0.2 %; the same rules give a Llama-3-scale gang ETT "
-    "0.92 (tests/soak/test_llama_scale.py)"))
+@pytest.mark.slow  # the issue's run itself: 60 days of 40,000 chips at 60 s ticks (~1 min)
 def test_effective_training_time_in_band() -> None:
-    base = list(soak(load_config(preset_name="ultracluster-40k", environ={}), 4, 60.0))[-1]
-    assert 0.85 <= base["effective_training_time"] <= 0.97, base
+    """Over 60 days of ultracluster-40k at default fault rates, effective training time is
+    in [0.85, 0.97] (Llama 3: above 90 %; ByteRobust: 97 %) while the fleet stays busy.
+    It is the campaign (a Llama-3-scale gang, interrupted ~8 times a day) that brings it
+    there; the shared cells' small jobs alone sit near 0.998."""
+    engine: list[Engine] = []
+    lines = list(soak(load_config(preset_name="ultracluster-40k", environ={}), 60, 60.0,
+                      on_tick=lambda e: engine.append(e) if not engine else None))
+    summary = lines[-1]
+    # Per cell: the campaign's gang loses ~8 %, the shared cells' jobs well under 1 %.
+    by_cell = [effective_training_time(g[None]) for g in engine[0].scheduler.sched_state.goodput]
+    assert 0.85 <= by_cell[0] <= 0.95 and min(by_cell[1:]) >= 0.99, by_cell
+    assert 0.85 <= summary["effective_training_time"] <= 0.97, summary
+    assert all(0.75 <= ln["busy_fraction"] <= 0.97 for ln in lines[1:-1])
+    # Llama 3's interruption rate per chip-day (4.74 per 10k), within Poisson noise.
+    assert 3.8 <= summary["interruptions_per_10k_chip_days"] <= 5.7, summary
+    assert summary["rejected"] == 0
 
 
 def test_full_queue_rejects_and_counts_arrivals_never_raises() -> None:

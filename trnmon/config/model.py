@@ -50,6 +50,23 @@ class WorkloadMix(Section):
     batch_inference: float = Field(0.15, ge=0)
 
 
+class Campaign(Section):
+    """A long pretraining run on a scheduling cell of its own, the way frontier models are
+    trained: one gang of whole UltraServers holds the cell for `days`, the cell's other
+    UltraServers stay idle as its hot spares (a crashed run restarts at once on healthy
+    ones), and no other job is placed there. Default: Llama 3 405B's run, 16,384 accelerators
+    for 54 days and more (Llama 3 paper, Dubey et al. 2024)."""
+
+    cell: int = Field(0, ge=0)
+    """The global index of the scheduling cell it holds (`cell_racks` racks per cell)."""
+    ultraservers: int = Field(256, ge=1, le=100_000)
+    """Gang size in UltraServers (256 = 16,384 Trainium2 chips)."""
+    model: str = "llama3.1-405b"
+    """The model it trains (a name `trnmon estimate` knows)."""
+    days: float = Field(365.0, gt=0, le=100_000)
+    """Length of the run; it ends, and frees the cell, after this many simulated days."""
+
+
 class WorkloadConfig(Section):
     """How busy the fleet is: initial fill, arrivals, job lengths and the daily cycle."""
 
@@ -82,11 +99,17 @@ class WorkloadConfig(Section):
     checkpoint_interval_s: float = Field(1800.0, ge=1, le=1e7)
     diurnal_amplitude: float = Field(0.35, ge=0, le=1)
     """Inference request-rate swing over the day (0 = flat)."""
+    campaigns: tuple[Campaign, ...] = ()
+    """Pretraining campaigns, each holding a scheduling cell of its own (none by default;
+    the ultracluster presets run one)."""
 
     @model_validator(mode="after")
     def _mfu_range(self) -> WorkloadConfig:
         if self.mfu_min > self.mfu_max:
             raise ValueError("mfu_min must not exceed mfu_max")
+        cells = [c.cell for c in self.campaigns]
+        if len(set(cells)) != len(cells):
+            raise ValueError("campaigns: two campaigns hold the same cell")
         return self
 
 

@@ -40,8 +40,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ultracluster-40k": {
         "name": "ultracluster-40k",
         "availability_zones": [{**_az(0, ultraservers=625), "datacenters": 2, "racks_per_row": 16}],
-        # 625 racks in 25 cells of 25 (1,600 chips): `--shard I/N` works for N up to 25.
-        "cell_racks": 25,
+        # A frontier-training UltraCluster: Llama 3 405B's run (16,384 chips, 256
+        # UltraServers) holds the first cell of 264 racks, its 8 spare UltraServers beside
+        # it; the shared job mix runs on the other two (264 and 97 racks). `--shard I/N`
+        # works for N up to 3.
+        "cell_racks": 264,
+        "workload": {"campaigns": [{"cell": 0, "ultraservers": 256}]},
     },
     # Project Rainier scale: 7,812 UltraServers + 2 trn2 nodes = 500,000 chips, 31,250 nodes.
     "rainier-500k": {

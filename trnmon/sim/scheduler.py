@@ -23,6 +23,7 @@ from trnmon.sim.arrivals import (
     target_rates,
     update_average,
 )
+from trnmon.sim.campaigns import campaign_spec, cell_campaigns
 from trnmon.sim.cells import Cell
 from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
 from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
@@ -93,6 +94,11 @@ class Scheduler:
             goodput=fleet_totals(len(cells)), alloc_avg=np.zeros((len(cells), len(FAMILIES))),
             wait_hist=np.zeros((len(cells), len(WAIT_BUCKETS_S) + 1)),
             lost=np.zeros((len(cells), len(FAMILIES), len(CAUSE_NAMES))))
+        # Cells held by a pretraining campaign: no arrivals, no other jobs (campaigns.py).
+        self.campaigns = cell_campaigns(config, cells, topo.n_fleet_racks)
+        self.dedicated = np.zeros(len(cells), dtype=np.bool_)
+        self.dedicated[list(self.campaigns)] = True
+        self._shared_cells = [i for i in range(len(cells)) if i not in self.campaigns]
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
         fam = np.array([_FAMILY_OF_TYPE[t.name] for t in INSTANCE_TYPES])
@@ -227,8 +233,9 @@ class Scheduler:
             return 0
         best, best_free = 0, -1
         free = self.node_usable & (self.node_job < 0)
+        shared = not self.dedicated.all()  # campaigns' cells take nothing else
         for i, c in enumerate(self.cells):
-            if self.cell_capacity(spec, i) < spec.nodes:
+            if (shared and self.dedicated[i]) or self.cell_capacity(spec, i) < spec.nodes:
                 continue
             sl = slice(c.node_lo, c.node_hi)
             match = (self.topo.node_ultraserver[sl] >= 0) if spec.ultraserver else (
@@ -296,7 +303,7 @@ class Scheduler:
         st = self.sched_state
         n_cells = len(self.cells)
         if wl.arrivals_per_hour is None:
-            for cell in range(n_cells):
+            for cell in self._shared_cells:  # campaigns' cells get no arrivals
                 if self._demand_seen[cell] != self.cell_version[cell]:
                     self._demand_seen[cell] = self.cell_version[cell]
                     d = demand(wl, self.pools[cell], *self.pool_counts(cell))
@@ -309,6 +316,8 @@ class Scheduler:
             for cell in range(n_cells):
                 self._share[cell] = demand(wl, self.pools[cell],
                                            *self.pool_counts(cell)).share
+        if self.campaigns:
+            rates[self.dedicated] = 0.0
         update_average(st.alloc_avg, self._share, dt)
         # Counts then positions: one Poisson total per cell (a scalar draw from the cell's
         # generator) split by family.
@@ -599,23 +608,21 @@ class Scheduler:
         through (their queue time and earlier runs are not counted)."""
         rng = self.cells[cell].rng
         wl = self.config.workload
-        for pool in self.pools[cell]:
+        campaign = self.campaigns.get(cell)
+        if campaign is not None:  # the run is under way, the rest of the cell its spares
+            self._start(Pending(campaign_spec(campaign), now, self.next_job_ids[cell]),
+                        cell, now, rng, elapsed=0.0)
+        for pool in () if campaign is not None else self.pools[cell]:
             target = wl.initial_fill * pool.nodes
             used = 0
             misses = 0  # consecutive: a job that does not fit is followed by smaller ones
             while pool.nodes and used < target and misses < 64:
                 spec = random_spec(wl, rng, pool)
-                slot = self.try_place(Pending(spec, now, self.next_job_ids[cell]), now, cell)
-                if slot is None:
+                if not self._start(Pending(spec, now, self.next_job_ids[cell]), cell, now,
+                                   rng):
                     misses += 1
                     continue
                 misses = 0
-                self.next_job_ids[cell] += 1
-                self.jobs.state[slot] = JobState.RUNNING
-                self.jobs.timer[slot] = 0.0
-                self.jobs.elapsed[slot] = float(rng.uniform(0, 0.8)) * spec.duration_s
-                self.jobs.since_checkpoint[slot] = float(rng.uniform(0, 1)) * (
-                    wl.checkpoint_interval_s)
                 used += spec.nodes
         self.events.clear()
         self.wait_log.clear()
@@ -627,3 +634,20 @@ class Scheduler:
         # (ARRIVAL_EWMA_S) and boosts arrivals to the cap, flooding the queue at start.
         healthy, allocated, _ = self.pool_counts(cell)
         np.divide(allocated, healthy, out=st.alloc_avg[cell], where=healthy > 0)
+
+    def _start(self, p: Pending, cell: int, now: float, rng: np.random.Generator,
+               elapsed: float | None = None) -> bool:
+        """Place `p` as already running (a random part of it done unless `elapsed` is
+        given, a random time since its last checkpoint); False if it does not fit."""
+        slot = self.try_place(p, now, cell)
+        if slot is None:
+            return False
+        self.next_job_ids[cell] += 1
+        jobs = self.jobs
+        jobs.state[slot] = JobState.RUNNING
+        jobs.timer[slot] = 0.0
+        jobs.elapsed[slot] = (float(rng.uniform(0, 0.8)) * p.spec.duration_s if elapsed is None
+                              else elapsed)
+        jobs.since_checkpoint[slot] = float(rng.uniform(0, 1)) * (
+            self.config.workload.checkpoint_interval_s)
+        return True
