@@ -64,7 +64,8 @@ class Campaign(Section):
     model: str = "llama3.1-405b"
     """The model it trains (a name `trnmon estimate` knows)."""
     days: float = Field(365.0, gt=0, le=100_000)
-    """Length of the run; it ends, and frees the cell, after this many simulated days."""
+    """Length of the run in simulated days. When it ends the cell stays empty: it is the
+    campaign's for the whole emulation (default: longer than any soak)."""
 
 
 class WorkloadConfig(Section):

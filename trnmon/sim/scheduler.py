@@ -610,8 +610,10 @@ class Scheduler:
         wl = self.config.workload
         campaign = self.campaigns.get(cell)
         if campaign is not None:  # the run is under way, the rest of the cell its spares
-            self._start(Pending(campaign_spec(campaign), now, self.next_job_ids[cell]),
-                        cell, now, rng, elapsed=0.0)
+            run = Pending(campaign_spec(campaign), now, self.next_job_ids[cell])
+            if not self._start(run, cell, now, rng, elapsed=0.0):
+                self.next_job_ids[cell] += 1  # cannot happen on a whole cell: queue it
+                self.queues[cell].append(run)
         for pool in () if campaign is not None else self.pools[cell]:
             target = wl.initial_fill * pool.nodes
             used = 0
