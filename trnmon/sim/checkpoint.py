@@ -31,7 +31,7 @@ from trnmon.sim.engine import Engine
 from trnmon.sim.faults import Fault, FaultKind
 from trnmon.sim.goodput import Goodput
 from trnmon.sim.jobs import JobRecord
-from trnmon.sim.scheduler import Pending
+from trnmon.sim.pending import Pending
 from trnmon.sim.simstate import EVENT_LOG, Event
 from trnmon.sim.workloads import JobSpec
 from trnmon.topology import Topology

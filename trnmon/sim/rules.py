@@ -195,7 +195,8 @@ ARRIVAL_GAP_GAIN = 6.0
 # 40, not 12: with 12 the trn2 family of ohio (42 nodes, 2-UltraServer gangs draining for
 # their reservations) averaged 0.87 against the 0.9 target and dipped below 0.75 on 1 of
 # 179 days in three of five 180-day seeds; with 40 it averages 0.88-0.89 and stays in
-# [0.75, 0.97] every day of all five (ultracluster-40k unchanged within 0.89-0.91).
+# [0.75, 0.97] every day of all five (ultracluster-40k, before its campaign: unchanged
+# within 0.89-0.91).
 ARRIVAL_EWMA_GAIN = 40.0
 ARRIVAL_EWMA_S = 4 * 3600.0  # time constant of the allocated-share average
 ARRIVAL_MAX_BOOST = 8.0  # the rate never exceeds this multiple of the feed-forward rate

@@ -6,10 +6,8 @@ tick: the only per-tick work is a few array lookups to find what finished or fai
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -23,12 +21,14 @@ from trnmon.sim.arrivals import (
     target_rates,
     update_average,
 )
+from trnmon.sim.backfill import EasyBackfill
 from trnmon.sim.campaigns import campaign_spec, cell_campaigns
 from trnmon.sim.cells import Cell
 from trnmon.sim.goodput import Goodput, add_wait, fleet_totals
 from trnmon.sim.jobmix import FAMILIES, Pool, random_spec
 from trnmon.sim.jobs import JobRecord, JobTable
-from trnmon.sim.rules import LOAD_S, PRIORITY, PRIORITY_RESTART, JobState
+from trnmon.sim.pending import Pending, QueueFullError
+from trnmon.sim.rules import JobState
 from trnmon.sim.simstate import WAIT_BUCKETS_S, SchedulerState
 from trnmon.sim.taxonomy import CAUSE_NAMES
 from trnmon.sim.workloads import MIB, JobSpec, serving_model, training_cost
@@ -38,43 +38,15 @@ _FAMILY_OF_TYPE = {"trn2.48xlarge": "trn2", "trn2u.48xlarge": "trn2",
                    "trn1.32xlarge": "trn1", "inf2.48xlarge": "inf2"}
 
 
-class QueueFullError(ValueError):
-    """A submission found its cell's queue at `workload.max_queue`."""
-
-
-@dataclass(eq=False)
-class Pending:
-    """A queued job: new, or crashed and waiting to resume from `resume_step`."""
-
-    spec: JobSpec
-    submitted_at: float
-    job_id: int
-    restarts: int = 0
-    resume_step: float = 0.0
-    elapsed: float = 0.0
-    enqueued_at: float | None = None  # when it (re)joined the queue; submitted_at if None
-    goodput: Goodput = field(default_factory=Goodput)  # earlier runs and waits
-    cause: str = ""  # the taxonomy cause of the crash it restarts from ("" if new)
-
-    @property
-    def priority(self) -> int:
-        return PRIORITY_RESTART if self.restarts else PRIORITY[self.spec.job_kind]
-
-    @property
-    def queued_since(self) -> float:
-        return self.submitted_at if self.enqueued_at is None else self.enqueued_at
-
-
-class Scheduler:
+class Scheduler(EasyBackfill):
     """One priority queue per scheduling cell (`trnmon/sim/cells.py`); a job is placed on
     the nodes of one cell, in that cell's job-table slots (slots [node_lo, node_hi): a job
     takes at least one node, so a cell never runs out of slots).
 
-    Placement is priority order with EASY backfilling per instance family: the first job
-    that does not fit gets a reservation (the nodes it will take at the earliest time
-    enough running jobs have ended, its shadow time); later jobs start if they fit now and
-    either end before the shadow time or leave the reserved nodes alone. So no job waits
-    behind one that cannot start, and a large gang is not starved by small ones.
+    Placement is priority order with EASY backfilling per instance family
+    (`trnmon/sim/backfill.py`, a mixin of this class): no job waits behind one that cannot
+    start, and a large gang is not starved by small ones. Campaigns hold cells of their
+    own (`trnmon/sim/campaigns.py`).
     Admission control: an arrival that finds its cell's queue at `workload.max_queue` is
     rejected and counted, never raised.
     """
@@ -359,46 +331,6 @@ class Scheduler:
         return False
 
     # --- placement ---------------------------------------------------------------------
-    def _pick(self, spec: JobSpec, mask: npt.NDArray[np.bool_],
-              cell: int) -> npt.NDArray[np.intp] | None:
-        """The nodes (global indices) the job would take among the cell's nodes where
-        `mask` (local to the cell, family already applied) is true; None if too few.
-        Gangs take whole UltraServers; other jobs take standalone nodes first, so whole
-        UltraServers stay free for gangs."""
-        c = self.cells[cell]
-        if spec.ultraserver:
-            us_nodes = self._us_nodes[cell]
-            if us_nodes.size == 0 or spec.nodes % ULTRASERVER_NODES:
-                return None
-            whole = mask[us_nodes].all(axis=1)
-            picks = np.flatnonzero(whole)[: spec.nodes // ULTRASERVER_NODES]
-            if picks.size * ULTRASERVER_NODES < spec.nodes:
-                return None
-            return us_nodes[picks].ravel() + c.node_lo
-        alone = self.standalone[c.node_lo:c.node_hi]
-        first = np.flatnonzero(mask & alone)
-        if first.size >= spec.nodes:
-            return first[: spec.nodes] + c.node_lo
-        rest = np.flatnonzero(mask & ~alone)
-        if first.size + rest.size < spec.nodes:
-            return None
-        return np.concatenate([first, rest])[: spec.nodes] + c.node_lo
-
-    def _family_mask(self, cell: int, family: int) -> npt.NDArray[np.bool_]:
-        c = self.cells[cell]
-        out: npt.NDArray[np.bool_] = self.node_fam[c.node_lo:c.node_hi] == family
-        return out
-
-    def _free_mask(self, cell: int) -> npt.NDArray[np.bool_]:
-        c = self.cells[cell]
-        sl = slice(c.node_lo, c.node_hi)
-        out: npt.NDArray[np.bool_] = self.node_usable[sl] & (self.node_job[sl] < 0)
-        return out
-
-    def _candidate_nodes(self, spec: JobSpec, cell: int) -> npt.NDArray[np.intp] | None:
-        fam = self._family_mask(cell, FAMILIES.index(spec.instance_family))
-        return self._pick(spec, self._free_mask(cell) & fam, cell)
-
     def try_place(self, p: Pending, now: float, cell: int = 0,
                   nodes: npt.NDArray[np.intp] | None = None) -> int | None:
         """Place a pending job on `nodes` (or on free nodes of its cell); its slot, or None
@@ -448,111 +380,6 @@ class Scheduler:
         self.events.append((verb, p.job_id, f"{p.spec.kind} {p.spec.model} on {len(nodes)} "
                                             f"node(s)"))
         return slot
-
-    def place_queued(self, now: float) -> None:
-        """Priority order with EASY backfilling, per family of every cell (see the class
-        docstring). Every queued job of a cell is considered in a tick after something the
-        pass reads changed there (`touch`), while free nodes remain."""
-        for cell, q in enumerate(self.queues):
-            if not self.dirty[cell]:
-                continue  # nothing it reads changed since a pass that placed nothing
-            self.dirty[cell] = False  # placing sets it again: one more pass next tick
-            c = self.cells[cell]
-            self.reserved[c.node_lo:c.node_hi] = False
-            if not q:
-                continue
-            free = self._free_mask(cell)
-            if not free.any():
-                continue
-            order = sorted(q, key=lambda p: (p.priority, p.queued_since, p.job_id))
-            placed: set[int] = set()
-            for f in range(len(FAMILIES)):
-                mine = [p for p in order if FAMILIES.index(p.spec.instance_family) == f]
-                if mine:
-                    placed |= self._place_family(cell, f, mine, free, now)
-            if placed:
-                self.queues[cell] = deque(p for p in q if p.job_id not in placed)
-
-    def _place_family(self, cell: int, family: int, order: list[Pending],
-                      free: npt.NDArray[np.bool_], now: float) -> set[int]:
-        """EASY backfilling over one family's queued jobs; `free` is updated in place."""
-        fam = self._family_mask(cell, family)
-        avail = free & fam
-        n_free = int(avail.sum())
-        placed: set[int] = set()
-        head_blocked = False
-        shadow = math.inf
-        reserved = np.zeros_like(avail)
-        # Masks only shrink during a pass, so a shape (gang or not, nodes) that did not fit
-        # a mask fits no later one, nor does anything larger: skip those picks.
-        too_big: dict[tuple[bool, bool], int] = {}
-
-        def pick(spec: JobSpec, mask: npt.NDArray[np.bool_],
-                 unreserved: bool) -> npt.NDArray[np.intp] | None:
-            key = (spec.ultraserver, unreserved)
-            if spec.nodes >= too_big.get(key, 1 << 30):
-                return None
-            nodes = self._pick(spec, mask, cell)
-            if nodes is None:
-                too_big[key] = spec.nodes
-            return nodes
-
-        for p in order:
-            if n_free == 0:
-                break
-            if p.spec.nodes > n_free and head_blocked:
-                continue
-            if not head_blocked:
-                nodes = pick(p.spec, avail, False)
-                if nodes is None:
-                    head_blocked = True
-                    shadow, reserved = self._reservation(p.spec, cell, avail, fam, now)
-                    continue
-            else:
-                ends = now + max(0.0, p.spec.duration_s - p.elapsed) + LOAD_S
-                nodes = pick(p.spec, avail & ~reserved, True)
-                if nodes is None and ends <= shadow:
-                    nodes = pick(p.spec, avail, False)
-                if nodes is None:
-                    continue
-            self.try_place(p, now, cell, nodes)
-            local = nodes - self.cells[cell].node_lo
-            avail[local] = False
-            free[local] = False
-            n_free -= len(local)
-            placed.add(p.job_id)
-        c = self.cells[cell]
-        self.reserved[c.node_lo:c.node_hi] |= reserved & avail
-        return placed
-
-    def _reservation(self, spec: JobSpec, cell: int, avail: npt.NDArray[np.bool_],
-                     fam: npt.NDArray[np.bool_],
-                     now: float) -> tuple[float, npt.NDArray[np.bool_]]:
-        """The head job's shadow time and reserved nodes (local mask): the earliest time
-        enough running jobs of the family end for it to fit, and the nodes it takes then.
-        (inf, nothing) if it cannot fit even when everything running has ended."""
-        c = self.cells[cell]
-        sl = slice(c.node_lo, c.node_hi)
-        slots = self.node_job[sl]
-        busy = fam & self.node_usable[sl] & (slots >= 0)
-        jobs = self.jobs
-        left = np.where(busy, np.maximum(jobs.duration[slots] - jobs.elapsed[slots], 0.0),
-                        math.inf)
-        ends = np.unique(left[busy])
-        lo, hi = 0, ends.size  # binary search: fitting is monotone in time
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._pick(spec, avail | (busy & (left <= ends[mid])), cell) is None:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == ends.size:
-            return math.inf, np.zeros_like(avail)
-        nodes = self._pick(spec, avail | (busy & (left <= ends[lo])), cell)
-        reserved = np.zeros_like(avail)
-        assert nodes is not None
-        reserved[nodes - c.node_lo] = True
-        return now + float(ends[lo]), reserved
 
     # --- completion and failure --------------------------------------------------------
     def _free(self, slot: int) -> JobRecord:
