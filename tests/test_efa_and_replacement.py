@@ -21,7 +21,7 @@ from trnmon.api.views import fleet_summary, node_detail
 from trnmon.exporter.render import NodeRenderer, render_self_metrics
 from trnmon.hw.catalog import CHIPS, ChipKind, efa_device_name
 from trnmon.sim import Engine, FaultKind, checkpoint
-from trnmon.sim.faults import replaces_node
+from trnmon.sim.faultkinds import replaces_node
 from trnmon.sim.rules import Health, LinkState
 from trnmon.sim.workloads import JobSpec
 from trnmon.snapshot import FleetSnapshot

@@ -22,7 +22,7 @@ from trnmon.daemon.service import restore_or_build
 from trnmon.daemon.settings import resolve
 from trnmon.sim import Engine
 from trnmon.sim import checkpoint as ck
-from trnmon.sim.faults import FaultKind
+from trnmon.sim.faultkinds import FaultKind
 
 
 def _config() -> FleetConfig:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import preset_config
 from trnmon.sim import Engine
-from trnmon.sim.faults import COOLING_FAILURE_C, FaultKind
+from trnmon.sim.faultkinds import FaultKind
+from trnmon.sim.faults import COOLING_FAILURE_C
 
 CAPS = {"TRNMON_DAEMON__MAX_ACTIVE_FAULTS": "5", "TRNMON_DAEMON__MAX_FAULTS_PER_TARGET": "2"}
 

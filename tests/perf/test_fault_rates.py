@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import preset_config
 from trnmon.sim import Engine, Health
-from trnmon.sim.faults import CAUSE_KIND, Fault, FaultKind
+from trnmon.sim.faultkinds import CAUSE_KIND, Fault, FaultKind
 from trnmon.sim.taxonomy import CAUSE_BY_NAME, CAUSES, TOTAL_RATE_PER_1E4_CHIP_DAYS, Level
 
 DAY = 86400.0

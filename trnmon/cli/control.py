@@ -11,7 +11,7 @@ from trnmon.api import client as shapes
 from trnmon.api.client import Client, default_url
 from trnmon.cli.args import SubParsers
 from trnmon.errors import TrnmonError
-from trnmon.sim.faults import FaultKind
+from trnmon.sim.faultkinds import FaultKind
 
 FAULT_KINDS = tuple(kind.value for kind in FaultKind)
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from trnmon.config.model import FleetConfig
 from trnmon.sim import Engine
 from trnmon.sim import checkpoint as ck
-from trnmon.sim.faults import FaultKind
+from trnmon.sim.faultkinds import FaultKind
 from trnmon.sim.workloads import JobSpec
 from trnmon.topology import Topology, build_topology
 from trnmon.topology.neuronlink import MAX_PORTS

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trnmon.hw.catalog import ULTRASERVER_NODES
 from trnmon.sim import Engine
-from trnmon.sim.faults import Fault, FaultKind
+from trnmon.sim.faultkinds import Fault, FaultKind
 from trnmon.sim.workloads import MODELS, JobSpec
 from trnmon.topology import Topology
 

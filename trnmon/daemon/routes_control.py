@@ -19,7 +19,7 @@ from trnmon.daemon.inputs import parse_body, path_id, require_token
 from trnmon.daemon.responses import fault_json
 from trnmon.daemon.state import STATE
 from trnmon.sim import Engine
-from trnmon.sim.faults import Fault
+from trnmon.sim.faultkinds import Fault
 from trnmon.sim.workloads import JobSpec
 from trnmon.snapshot.snapshot import FaultView
 

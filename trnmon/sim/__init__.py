@@ -5,7 +5,7 @@ model's codes and coefficients are the rulebook (`rules.py`); `reference.py` is 
 executable specification the fast kernels are tested against."""
 
 from trnmon.sim.engine import START_EPOCH, Engine, Event
-from trnmon.sim.faults import FaultKind
+from trnmon.sim.faultkinds import FaultKind
 from trnmon.sim.rules import Health, JobKind, LinkState
 from trnmon.sim.simstate import SimState
 from trnmon.sim.state import FleetState

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from trnmon.config.model import FleetConfig
 from trnmon.sim.engine import Engine
-from trnmon.sim.faults import Fault, FaultKind
+from trnmon.sim.faultkinds import Fault, FaultKind
 from trnmon.sim.goodput import Goodput
 from trnmon.sim.jobs import JobRecord
 from trnmon.sim.pending import Pending

@@ -21,7 +21,8 @@ import numpy.typing as npt
 from trnmon.config.model import FleetConfig
 from trnmon.sim.cells import fleet_cells, make_cells
 from trnmon.sim.costmeter import CostMeter
-from trnmon.sim.faults import Fault, FaultEngine, FaultKind
+from trnmon.sim.faultkinds import Fault, FaultKind
+from trnmon.sim.faults import FaultEngine
 from trnmon.sim.jobs import JobTable
 from trnmon.sim.kernel import DeviceKernel, TickInputs
 from trnmon.sim.rules import (

@@ -27,9 +27,6 @@ shutdown, a hard fault with the taxonomy's `thermal` effect (job crash, node rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 import numpy as np
 import numpy.typing as npt
 
@@ -37,6 +34,16 @@ from trnmon.config.model import FaultConfig
 from trnmon.hw.catalog import CHIPS
 from trnmon.sim import taxonomy
 from trnmon.sim.cells import Cell
+from trnmon.sim.faultkinds import (
+    CAUSE_KIND,
+    HARD_CHIP_FAULTS,
+    KIND_CAUSE,
+    REPLACED_EFFECTS,
+    Fault,
+    FaultKind,
+    Replacement,
+    replaces_node,
+)
 from trnmon.sim.fused import fused_ecc
 from trnmon.sim.scheduler import Scheduler
 from trnmon.sim.simstate import FaultState
@@ -53,46 +60,6 @@ from trnmon.topology import Topology
 DAY = 86400.0
 
 
-class FaultKind(StrEnum):
-    """Every fault the emulator raises or injects, by its API name."""
-
-    HBM_ECC_CORRECTED = "hbm_ecc_corrected"
-    HBM_ECC_UNCORRECTED = "hbm_ecc_uncorrected"
-    SRAM_ECC_CORRECTED = "sram_ecc_corrected"
-    SRAM_ECC_UNCORRECTED = "sram_ecc_uncorrected"
-    LINK_DEGRADED = "link_degraded"
-    LINK_DOWN = "link_down"
-    THERMAL_THROTTLE = "thermal_throttle"
-    CHIP_HANG = "chip_hang"
-    NODE_LOSS = "node_loss"
-    CHIP_FAILURE = "chip_failure"  # a faulty chip (Llama 3: "faulty GPU"): out until replaced
-    SILENT_DATA_CORRUPTION = "silent_data_corruption"  # detected SDC: the job restarts
-    SOFTWARE_CRASH = "software_crash"  # a software bug kills the job; hardware is fine
-    COLLECTIVE_TIMEOUT = "collective_timeout"  # the job hangs until the watchdog fires
-    EFA_DOWN = "efa_down"  # a scale-out port (NIC, cable or switch) fails
-    THERMAL_SHUTDOWN = "thermal_shutdown"  # above critical_celsius (or a failed interface)
-
-
-# How each taxonomy cause shows up (trnmon/sim/taxonomy.py has the rates and levels).
-CAUSE_KIND: dict[str, FaultKind] = {
-    "faulty_chip": FaultKind.CHIP_FAILURE,
-    "hbm": FaultKind.HBM_ECC_UNCORRECTED,
-    "software": FaultKind.SOFTWARE_CRASH,
-    "network": FaultKind.EFA_DOWN,
-    "host": FaultKind.NODE_LOSS,
-    "sram": FaultKind.SRAM_ECC_UNCORRECTED,
-    "system_processor": FaultKind.CHIP_HANG,
-    "nic": FaultKind.EFA_DOWN,
-    "collective_timeout": FaultKind.COLLECTIVE_TIMEOUT,
-    "sdc": FaultKind.SILENT_DATA_CORRUPTION,
-    "thermal": FaultKind.THERMAL_SHUTDOWN,
-    "other": FaultKind.NODE_LOSS,
-}
-# The cause a job interruption is counted under when its fault carries none (an injected
-# fault): the first taxonomy cause that shows up as that kind, else the kind's own name.
-KIND_CAUSE: dict[FaultKind, str] = {}
-for _cause, _kind in CAUSE_KIND.items():
-    KIND_CAUSE.setdefault(_kind, _cause)
 # All causes in one vector, so one Poisson draw per tick gives every count; each is drawn
 # at its per-chip rate x the cell's chips (a node cause's node rate is chips x per-chip).
 _CAUSES = taxonomy.CAUSES
@@ -104,51 +71,11 @@ _CAUSE_ON_NODE = tuple(c.level == taxonomy.Level.NODE for c in _CAUSES)
 _CAUSE_TOTAL = float(_CAUSE_RATES.sum())
 _CAUSE_P = _CAUSE_RATES / _CAUSE_TOTAL
 _ECC_MEM, _ECC_SRAM = (ECC_EVENTS.index(n) for n in ("mem_ecc_corrected", "sram_ecc_corrected"))
-# Faults that take a chip out until its node is replaced (drained, not healed in place).
-HARD_CHIP_FAULTS = (FaultKind.HBM_ECC_UNCORRECTED, FaultKind.SRAM_ECC_UNCORRECTED,
-                    FaultKind.CHIP_FAILURE, FaultKind.SILENT_DATA_CORRUPTION,
-                    FaultKind.THERMAL_SHUTDOWN)
-# Taxonomy effects whose repair is a new instance.
-REPLACED_EFFECTS = (taxonomy.Effect.CHIP_REPLACED, taxonomy.Effect.NODE_REPLACED)
-
 SOFTWARE_CLEAR_S = 1.0  # a software crash leaves nothing behind to repair
 
 STORM_RATE_PER_S = 50.0  # injected correctable-ECC storm
 COOLING_FAILURE_C = 50.0  # ambient rise at a chip whose cooling failed
 DEGRADED_LINK_ERRORS_PER_S = 25.0
-
-
-@dataclass(eq=False)
-class Fault:
-    """One active fault: where it is, when it started and when (if ever) it clears."""
-
-    fault_id: int
-    kind: FaultKind
-    chip: int  # -1 for node faults
-    node: int
-    port: int  # -1 unless a link fault
-    started_at: float
-    clears_at: float | None  # None: stays until cleared
-    injected: bool
-    cause: str = ""  # taxonomy cause of a random fault ("" when injected)
-
-
-def replaces_node(f: Fault) -> bool:
-    """Whether clearing `f` replaces its node (a new instance) rather than healing it."""
-    if f.kind in HARD_CHIP_FAULTS:
-        return True
-    cause = taxonomy.CAUSE_BY_NAME.get(f.cause)
-    return cause is not None and cause.effect in REPLACED_EFFECTS
-
-
-@dataclass(frozen=True, slots=True)
-class Replacement:
-    """A node drained and replaced: its slot, the generation it left, what caused it."""
-
-    node: int
-    old_generation: int
-    cause: str
-    drained_at: float
 
 
 class FaultEngine:
