@@ -11,6 +11,7 @@ from trnmon.sim import checkpoint as ck
 from trnmon.sim.cost import FAMILIES, CapacityState
 from trnmon.sim.costmeter import CostMeter
 from trnmon.sim.engine import Engine
+from trnmon.sim.rules import JobState
 
 
 def _engine(**overrides: object) -> Engine:
@@ -100,3 +101,31 @@ def test_the_meter_survives_a_checkpoint() -> None:
     np.testing.assert_array_equal(restored.cost.ledger.dollars, eng.cost.ledger.dollars)
     a, b = eng.cost.jobs(eng.sim), restored.cost.jobs(restored.sim)
     assert {j: c.dollars for j, c in a.items()} == {j: c.dollars for j, c in b.items()}
+
+
+def test_a_job_restarted_in_its_own_slot_within_a_tick_keeps_its_tokens() -> None:
+    """A crash and the restart that follows in the same tick reuse the job's slot and id
+    but restart its token counter: the meter must see a new run, not tokens going
+    backwards (this once subtracted every such run's tokens from the fleet). A campaign
+    (its own cell, a spare beside it) restarts that way after a chip failure."""
+    eng = Engine(preset_config("ohio", seed=3, cell_racks=2, faults={"enabled": False},
+                               workload={"arrivals_per_hour": 0.0, "campaigns": [
+                                   {"cell": 0, "ultraservers": 1, "model": "llama3-70b"}]}))
+    for _ in range(60):
+        eng.step(10.0, devices=False)
+    slot, rec = next((s, r) for s, r in eng.sim.jobs.records.items()
+                     if r.nodes[0] < eng.cells[0].node_hi)
+    before = eng.cost.jobs(eng.sim)[rec.job_id].tokens
+    family = eng.cost.family_tokens.copy()
+    assert before > 0
+    eng.inject("chip_failure", chip=int(eng.topo.node_chip_start[rec.nodes[0]]))
+    freed = False
+    for _ in range(60):
+        eng.step(10.0, devices=False)
+        assert (eng.cost.family_tokens >= family).all()  # tokens only ever add up
+        family = eng.cost.family_tokens.copy()
+        freed = freed or bool(eng.sim.jobs.state[slot] == JobState.FREE)
+    now = eng.sim.jobs.records[slot]
+    # The case under test: back in its own slot, and the slot never seen free between.
+    assert now.job_id == rec.job_id and now.restarts == rec.restarts + 1 and not freed
+    assert eng.cost.jobs(eng.sim)[rec.job_id].tokens > before

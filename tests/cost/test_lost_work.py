@@ -137,6 +137,8 @@ def test_the_incremental_meter_is_bit_identical_to_classifying_from_scratch(
     ref = CapacityLedger(meter.ledger.families)
     slot_dollars = np.zeros_like(meter.slot_dollars)
     family_tokens = np.zeros_like(meter.family_tokens)
+    prev_runs: dict[int, tuple[int, float]] = {}
+    restarts_in_place = 0
     for i in range(600):
         dt = 60.0 if i % 7 else 10.0
         eng.step(dt)
@@ -145,11 +147,20 @@ def test_the_incremental_meter_is_bit_identical_to_classifying_from_scratch(
             meter.reprice(eng.topo, cfg.pricing)
         st, share = meter.classify(eng.sim)
         ref.accrue(meter.node_family, meter.node_rate, st, share, dt)
-        seen, live_before = meter._seen.copy(), meter.owner.copy()
+        seen = meter._seen.copy()
         meter.step(eng.sim, dt)
-        # The jobs' part, as the meter did it before it cached anything.
+        # The jobs' part, as the meter did it before it cached anything. A slot starts a
+        # new run when its job or the run's start changed (a crash and a restart in the
+        # same slot within one tick keep the job id but restart its token counter).
         live = meter.owner >= 0
-        moved = (live_before != meter.owner)
+        runs = {slot: (rec.job_id, rec.started_at) for slot, rec in eng.sim.jobs.records.items()}
+        moved = np.zeros_like(live)
+        for slot in set(runs) | set(prev_runs):
+            moved[slot] = runs.get(slot) != prev_runs.get(slot)
+        restarts_in_place += sum(1 for slot, (job, t0) in runs.items()
+                                 if slot in prev_runs and prev_runs[slot][0] == job
+                                 and prev_runs[slot][1] != t0)
+        prev_runs = runs
         slot_dollars[moved] = 0.0
         seen[moved] = 0.0
         slot_dollars += np.where(live, meter.slot_per_hour * (dt / 3600.0), 0.0)
@@ -166,6 +177,7 @@ def test_the_incremental_meter_is_bit_identical_to_classifying_from_scratch(
                            minlength=meter.owner.shape[0])
         assert np.array_equal(meter.slot_per_hour, want), i
     assert eng.sim.sched.failed > 0 and meter.finished
+    assert restarts_in_place > 0  # the case that once lost tokens was exercised
 
 
 def test_fleet_series_are_catalogued_with_their_exposition_types() -> None:

@@ -23,13 +23,17 @@ from trnmon.sim.workloads import MODELS, JobSpec
 # tp 16 within a node, pp 8 across an UltraServer's nodes and beyond (Llama 3 405B's 3D
 # layout: tp 8, pp 16 on H100 nodes of 8); data parallel over the rest.
 CAMPAIGN_TP, CAMPAIGN_PP = 16, 8
+# Sequences per step: Llama 3 405B's final batch, 16M tokens of 8,192 (Dubey et al. 2024,
+# §3.4.1). With data parallel 128 that is 16 micro-batches per replica, so the 1F1B
+# bubble is 7/16 of a step's compute rather than 7/4 at the default 512.
+CAMPAIGN_GLOBAL_BATCH = 2048
 
 
 def campaign_spec(c: Campaign) -> JobSpec:
     """The campaign's gang as a job."""
     return JobSpec(kind="pretrain", model=c.model, nodes=c.ultraservers * ULTRASERVER_NODES,
                    ultraserver=True, tp=CAMPAIGN_TP, pp=CAMPAIGN_PP,
-                   duration_s=c.days * 86400.0)
+                   global_batch=CAMPAIGN_GLOBAL_BATCH, duration_s=c.days * 86400.0)
 
 
 def cell_campaigns(config: FleetConfig, cells: list[Cell],

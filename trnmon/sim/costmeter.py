@@ -118,6 +118,10 @@ class CostMeter:
         self._node_slot = np.zeros(nodes, dtype=np.int64)
         self._unheld = np.zeros(nodes, dtype=np.bool_)
         self._live = np.zeros(n)  # 1.0 for slots with an owner, else 0.0
+        # When the owner's current run started: a job that crashes and is placed again in
+        # the same slot within one tick keeps its id but restarts its token counter, so it
+        # is a new run. Not checkpointed: NaN (after a restore) adopts the run as it is.
+        self._owner_start = np.full(n, np.nan)
         self._slot_family = np.zeros(n, dtype=np.int64)
         self._idx_idle = self.node_family * len(CAPACITY_STATES) + int(CapacityState.IDLE)
         # Per-tick scratch, allocated once.
@@ -180,6 +184,7 @@ class CostMeter:
             while len(self.finished) > FINISHED_KEPT:
                 self.finished.popitem(last=False)
         self.owner[slot] = -1
+        self._owner_start[slot] = np.nan
         self.slot_dollars[slot] = self.slot_tokens[slot] = self._seen[slot] = 0.0
 
     def _reallocated(self, sim: SimState) -> None:
@@ -187,8 +192,10 @@ class CostMeter:
         refresh what follows from the allocation."""
         jobs = sim.jobs
         # Slots whose job changed since the last step: a release, or a new placement.
+        start = self._owner_start
         moved = [slot for slot, rec in jobs.records.items()
-                 if self.owner[slot] != rec.job_id]
+                 if self.owner[slot] != rec.job_id
+                 or (start[slot] == start[slot] and start[slot] != rec.started_at)]
         freed = np.flatnonzero((self.owner >= 0) & (jobs.state == JobState.FREE))
         if moved or freed.size:
             # Requeued for a restart, or already placed again elsewhere: not finished.
@@ -198,6 +205,8 @@ class CostMeter:
                 self._vacate(sim, int(slot), continuing)
             for slot in moved:
                 self.owner[slot] = jobs.records[slot].job_id
+        for slot, rec in jobs.records.items():
+            start[slot] = rec.started_at
         node_job = sim.sched.node_job
         held = node_job >= 0
         np.logical_not(held, out=self._unheld)
