@@ -112,6 +112,9 @@ def test_scaled_copy_changes_only_durations() -> None:
         assert re.sub(r"\[\w+\]", "[]", slow.expr) == re.sub(r"\[\w+\]", "[]", quick.expr)
     hung = next(a for a in fast if a.alert == "NeuronDeviceHung")
     assert "[6s]" in hung.expr and hung.for_ == "3s"
+    us = next(a for a in fast if a.alert == "NeuronUltraServerDown")
+    assert us.for_ == "1s" and us.keep_firing_for == "3s"  # 1m and 5m, 100x faster
+    assert all(a.keep_firing_for == "" for a in fast if a.alert != "NeuronUltraServerDown")
 
 
 def test_cost_dashboard_has_the_issue_19_panels() -> None:

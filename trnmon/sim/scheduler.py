@@ -68,8 +68,6 @@ class Scheduler(EasyBackfill):
             lost=np.zeros((len(cells), len(FAMILIES), len(CAUSE_NAMES))))
         # Cells held by a pretraining campaign: no arrivals, no other jobs (campaigns.py).
         self.campaigns = cell_campaigns(config, cells, topo.n_fleet_racks)
-        self.dedicated = np.zeros(len(cells), dtype=np.bool_)
-        self.dedicated[list(self.campaigns)] = True
         self._shared_cells = [i for i in range(len(cells)) if i not in self.campaigns]
         self.node_cell = np.repeat(np.arange(len(cells), dtype=np.int32),
                                    [c.n_nodes for c in cells])
@@ -205,9 +203,9 @@ class Scheduler(EasyBackfill):
             return 0
         best, best_free = 0, -1
         free = self.node_usable & (self.node_job < 0)
-        shared = not self.dedicated.all()  # campaigns' cells take nothing else
+        shared = bool(self._shared_cells)  # campaigns' cells take nothing else
         for i, c in enumerate(self.cells):
-            if (shared and self.dedicated[i]) or self.cell_capacity(spec, i) < spec.nodes:
+            if (shared and i in self.campaigns) or self.cell_capacity(spec, i) < spec.nodes:
                 continue
             sl = slice(c.node_lo, c.node_hi)
             match = (self.topo.node_ultraserver[sl] >= 0) if spec.ultraserver else (
@@ -289,7 +287,7 @@ class Scheduler(EasyBackfill):
                 self._share[cell] = demand(wl, self.pools[cell],
                                            *self.pool_counts(cell)).share
         if self.campaigns:
-            rates[self.dedicated] = 0.0
+            rates[list(self.campaigns)] = 0.0
         update_average(st.alloc_avg, self._share, dt)
         # Counts then positions: one Poisson total per cell (a scalar draw from the cell's
         # generator) split by family.
@@ -438,9 +436,9 @@ class Scheduler(EasyBackfill):
         campaign = self.campaigns.get(cell)
         if campaign is not None:  # the run is under way, the rest of the cell its spares
             run = Pending(campaign_spec(campaign), now, self.next_job_ids[cell])
-            if not self._start(run, cell, now, rng, elapsed=0.0):
-                self.next_job_ids[cell] += 1  # cannot happen on a whole cell: queue it
-                self.queues[cell].append(run)
+            # At start every node is healthy and `cell_campaigns` checked the gang fits.
+            started = self._start(run, cell, now, rng, elapsed=0.0)
+            assert started, "a campaign's gang did not fit its empty cell"
         for pool in () if campaign is not None else self.pools[cell]:
             target = wl.initial_fill * pool.nodes
             used = 0
